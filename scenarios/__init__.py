@@ -1,0 +1,1 @@
+"""stemtwin.scenarios: the scenario registry, runner, metrics, reports and the ``stemtwin`` CLI."""

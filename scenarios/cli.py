@@ -1,0 +1,113 @@
+"""The ``stemtwin`` command line.
+
+Sub-commands: ``list`` (what the twin offers) and ``show`` (an overview figure of a sample).
+Bad input prints one clear error line and exits with status 2; no partial file is ever written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from stemtwin.twin.errors import TwinError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USAGE = 2
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse already exits 2; keep its wording
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"stemtwin: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``stemtwin`` command."""
+    parser = _Parser(prog="stemtwin", description="A digital twin of a scanning transmission electron microscope.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list samples, imaging engines and detectors")
+
+    show = sub.add_parser("show", help="draw a figure of a sample: truth, a noisy HAADF frame, EELS spectra")
+    show.add_argument("sample", nargs="?", default="graphene", help="sample family (default: graphene)")
+    show.add_argument("--structure", type=Path, help="any ASE-readable structure file, instead of a sample family")
+    show.add_argument("--out", type=Path, required=True, help="output figure (.png, .pdf or .svg)")
+    show.add_argument("--engine", default="fast", help="imaging engine: fast or abtem (default: fast)")
+    show.add_argument("--pixels", type=int, default=256, help="scan size of the HAADF frame (default: 256)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the sample and the microscope (default: 0)")
+    return parser
+
+
+def _cmd_list() -> int:
+    from stemtwin.twin.detectors import DETECTORS
+    from stemtwin.twin.samples import SAMPLE_BUILDERS
+    from stemtwin.twin.signals.imaging import IMAGING_ENGINES
+
+    print("samples:")
+    for name, builder in SAMPLE_BUILDERS.items():
+        doc = (builder.__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:<12} {doc}")
+    print("engines:")
+    for name, text in IMAGING_ENGINES.items():
+        print(f"  {name:<12} {text}")
+    print("detectors:")
+    for name, kind in DETECTORS.items():
+        det = kind()
+        print(f"  {name:<12} annular {det.inner:g}–{det.outer:g} mrad")
+    return 0
+
+
+def _atomic_savefig(fig: "object", out: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)  # type: ignore[attr-defined]
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from stemtwin.twin.errors import ConfigurationError
+    from stemtwin.twin.samples import Sample
+    from stemtwin.twin.signals.imaging import IMAGING_ENGINES
+    from stemtwin.twin.validation import require_choice, require_int
+
+    from .show import ShowSettings, default_sample, overview_figure
+
+    out: Path = args.out
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ConfigurationError(f"--out must end in one of {list(FIGURE_SUFFIXES)}, got {str(out)!r}.")
+    if not out.parent.resolve().is_dir():
+        raise ConfigurationError(f"--out: folder {str(out.parent)!r} does not exist.")
+    require_choice("engine", args.engine, IMAGING_ENGINES)
+    pixels = require_int("--pixels", args.pixels, minimum=8, maximum=2048)
+    settings = ShowSettings(pixels=pixels, engine=args.engine, seed=args.seed)
+    sample = Sample.from_file(args.structure) if args.structure else default_sample(args.sample, args.seed)
+    fig = overview_figure(sample, settings)
+    _atomic_savefig(fig, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``stemtwin`` command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        return _cmd_show(args)
+    except TwinError as exc:
+        print(f"stemtwin: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

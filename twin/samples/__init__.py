@@ -1,0 +1,29 @@
+"""Sample builders: each returns a :class:`Sample` (``ase.Atoms`` plus per-atom labels)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..validation import require_choice
+from .graphene import GRAPHENE_SITE_CLASSES, build_graphene
+from .sample import GENERIC_SITE_CLASSES, Sample, validate_element
+
+__all__ = [
+    "Sample",
+    "build_graphene",
+    "build_sample",
+    "SAMPLE_BUILDERS",
+    "GRAPHENE_SITE_CLASSES",
+    "GENERIC_SITE_CLASSES",
+    "validate_element",
+]
+
+#: Named sample families and their builders.
+SAMPLE_BUILDERS: dict[str, Callable[..., Sample]] = {"graphene": build_graphene}
+
+
+def build_sample(name: str, rng: Any = None, **parameters: Any) -> Sample:
+    """Build a sample of the named family (see ``SAMPLE_BUILDERS``) with its parameters."""
+    builder = SAMPLE_BUILDERS[require_choice("sample", name, SAMPLE_BUILDERS)]
+    return builder(rng=rng, **parameters)
