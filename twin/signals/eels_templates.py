@@ -479,13 +479,13 @@ SI_L23_4FOLD = EdgeSpec(
 #: Valence loss per C atom of monolayer graphene. Peak energies 4.7 and 14.6 eV: Eberlein et al.,
 #: PRB 77, 233406 (2008) (PHYSICS.md: near 5 and 15 eV). Total plasmon cross section 1.0e6 b per C:
 #: PHYSICS.md ("plasmon about 10⁶ b"). *(est.)*: the π : π+σ split 0.25 : 0.75 (the π+σ peak dominates
-#: in free-standing graphene), the widths Γ = 1.5 and 8 eV, and the tail A = 1.0e3 b/eV at 100 eV with
+#: in free-standing graphene), the widths Γ = 2.5 and 6 eV (so the π+σ peak is the taller), and the tail A = 1.0e3 b/eV at 100 eV with
 #: r = 3 switched on above E_c = 40 eV, chosen so that the edge of a single Si atom roughly doubles the
 #: graphene background just above 99 eV and the C K jump ratio of graphene is about 5–10. Together they
 #: give t/λ ≈ 0.005 for graphene (tail ≈ 0.3e6 b per atom), of the order of 0.335 nm over a
 #: valence mean free path of about 100 nm.
 GRAPHENE_VALENCE = ValenceSpec(
-    peaks=(PlasmonPeak(4.7, 1.5, 0.25e6), PlasmonPeak(14.6, 8.0, 0.75e6)),
+    peaks=(PlasmonPeak(4.7, 2.5, 0.25e6), PlasmonPeak(14.6, 6.0, 0.75e6)),
     tail_amplitude=1.0e3,
     tail_exponent=3.0,
     tail_onset=40.0,
