@@ -38,14 +38,17 @@ class ShowSettings:
     engine
         Imaging engine name.
     spectrum_dwell
-        Exposure of each spectrum [s].
+        Exposure of each spectrum [s]; single-atom core-loss spectra need a long dwell.
+    spectrum_binning
+        Channels summed per plotted point in the spectrum panels.
     seed
         Seed of the sample and the microscope.
     """
 
     pixels: int = 256
     engine: str = "fast"
-    spectrum_dwell: float = 0.05
+    spectrum_dwell: float = 0.5
+    spectrum_binning: int = 5
     seed: int = 0
 
 
@@ -77,7 +80,7 @@ def _plot_truth(ax: plt.Axes, sample: Sample) -> None:
     ax.set_xlabel("x [Å]")
     ax.set_ylabel("y [Å]")
     ax.set_title("Ground truth: atoms by site class")
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8, frameon=False)
 
 
 def _plot_image(ax: plt.Axes, fig: Figure, image: Image) -> None:
@@ -95,16 +98,36 @@ def _plot_image(ax: plt.Axes, fig: Figure, image: Image) -> None:
     fig.colorbar(shown, ax=ax, label="counts", fraction=0.046)
 
 
-def _plot_spectra(ax: plt.Axes, spectra: dict[str, Spectrum], window: tuple[float, float], title: str, log: bool) -> None:
+def _plot_spectra(
+    ax: plt.Axes, spectra: dict[str, Spectrum], window: tuple[float, float], title: str, log: bool, binning: int
+) -> None:
     for label, spectrum in spectra.items():
         mask = (spectrum.energy >= window[0]) & (spectrum.energy <= window[1])
-        ax.plot(spectrum.energy[mask], spectrum.array[mask], lw=0.9, label=label)
+        n = mask.sum() // binning * binning
+        energy = spectrum.energy[mask][:n].reshape(-1, binning).mean(axis=1)
+        counts = spectrum.array[mask][:n].reshape(-1, binning).sum(axis=1)
+        ax.step(energy, counts, where="mid", lw=0.9, label=label)
+    dispersion = float(next(iter(spectra.values())).energy[1] - next(iter(spectra.values())).energy[0])
     ax.set_xlabel("energy loss [eV]")
-    ax.set_ylabel("counts")
+    ax.set_ylabel(f"counts per {binning * dispersion:g} eV")
     if log:
         ax.set_yscale("log")
     ax.set_title(title)
     ax.legend(fontsize=7)
+
+
+def _representative_site(sample: Sample, cls: str) -> np.ndarray:
+    """Position of the atom of class ``cls`` farthest from any defect atom (periodic distances)."""
+    members = sample.indices_of(cls)
+    xy = sample.positions[:, :2]
+    defects = xy[sample.defect_id >= 0]
+    if len(defects) == 0 or sample.defect_id[members[0]] >= 0:
+        return xy[members[0]]
+    box = np.array(sample.extent)
+    d = np.abs(xy[members][:, None, :] - defects[None, :, :])
+    d = np.minimum(d, box - d)
+    nearest = np.sqrt((d**2).sum(-1)).min(axis=1)
+    return xy[members[np.argmax(nearest)]]
 
 
 def overview_figure(sample: Sample, settings: ShowSettings) -> Figure:
@@ -115,19 +138,19 @@ def overview_figure(sample: Sample, settings: ShowSettings) -> Figure:
     """
     scope = Microscope(sample, engine=settings.engine, scan_noise=ScanNoise.typical(), rng=settings.seed)
     image = scope.acquire_image(pixels=settings.pixels)
+    # Spectra are taken with the beam parked on the true sites (no drift), to show each site's signature.
+    parked = Microscope(sample, engine=settings.engine, scan_noise=ScanNoise.none(), rng=settings.seed + 1)
     spectra: dict[str, Spectrum] = {}
     for cls in ("Si_3fold", "Si_4fold", "C_pristine", "atom"):
-        if cls not in sample.site_class_names:
-            continue
-        members = sample.indices_of(cls)
-        if len(members):
-            xy = sample.positions[members[0], :2]
-            spectra[f"{cls} at ({xy[0]:.1f}, {xy[1]:.1f}) Å"] = scope.acquire_spectrum(xy, dwell_time=settings.spectrum_dwell)
+        if cls in sample.site_class_names and len(sample.indices_of(cls)):
+            xy = _representative_site(sample, cls)
+            spectra[f"{cls} at ({xy[0]:.1f}, {xy[1]:.1f}) Å"] = parked.acquire_spectrum(xy, dwell_time=settings.spectrum_dwell)
     fig, axes = plt.subplots(2, 2, figsize=(13, 11), layout="constrained")
     _plot_truth(axes[0, 0], sample)
     _plot_image(axes[0, 1], fig, image)
     if spectra:
-        _plot_spectra(axes[1, 0], spectra, (90.0, 140.0), "EELS: Si L2,3 edge (onset 99 eV)", log=False)
-        _plot_spectra(axes[1, 1], spectra, (-5.0, 330.0), "EELS: full range (ZLP, plasmons, Si L2,3, C K)", log=True)
+        dwell = f"{settings.spectrum_dwell:g} s parked on each site"
+        _plot_spectra(axes[1, 0], spectra, (85.0, 140.0), f"EELS Si L2,3 (onset 99 eV), {dwell}", False, settings.spectrum_binning)
+        _plot_spectra(axes[1, 1], spectra, (-5.0, 330.0), "EELS full range: ZLP, plasmons, Si L2,3, C K", True, settings.spectrum_binning)
     fig.suptitle(f"stemtwin: {sample.name}, {scope.optics.energy / 1e3:.0f} kV, engine '{settings.engine}', seed {settings.seed}")
     return fig

@@ -84,3 +84,22 @@ def test_shipped_calibration_is_used_for_default_settings() -> None:
     assert {c.source for c in cal.values()} == {"shipped"}
     # Si/C per atom: PHYSICS.md gives 3.3–5.4 over n = 1.4–2.0.
     assert 3.3 <= cal["Si"].weight / cal["C"].weight <= 5.4
+
+
+def test_unknown_element_is_named() -> None:
+    from stemtwin.twin import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="'Xq'"):
+        element_calibrations(["C", "Xq"], Optics(), HAADFDetector())
+
+
+def test_fresh_settings_are_calibrated_once_and_cached(abtem_module) -> None:
+    from stemtwin.twin.cache import cache_dir
+
+    optics = Optics(energy=120e3, semiangle_cutoff=25)  # not in the shipped table
+    first = element_calibrations(["C"], optics, HAADFDetector())["C"]
+    assert first.source == "abtem"
+    entries = list(cache_dir().glob("haadf-calibration-*.json"))
+    assert entries
+    again = element_calibrations(["C"], optics, HAADFDetector())["C"]
+    assert again == first

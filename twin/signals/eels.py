@@ -18,7 +18,8 @@ where
   weights ``e^−τ τⁿ/n!`` (τ = t/λ), whose single-scattering spectrum holds the π and π+σ plasmons
   and the power-law background ``A·E^−r`` under the edges.
 
-Plural scattering of core-loss electrons (a convolution with L) is neglected: τ ≈ 0.004 for graphene.
+Plural scattering of core-loss electrons (a convolution with L) is neglected, τ ≈ 0.0055 for graphene,
+and so is the depletion of the zero-loss peak by core losses (about 1e-4 of the beam at an atom).
 Everything the model knows about an element is one entry of
 :data:`~stemtwin.twin.signals.eels_templates.ELEMENT_TABLE`.
 
@@ -192,7 +193,6 @@ class EELSModel:
             raise ConfigurationError(f"`cutoff` must be at least 2 [σ] to keep the spectrum accurate, got {cutoff!r}.")
         table = ELEMENT_TABLE if table is None else table
 
-        self._sample = sample
         self._spectrometer = spectrometer
         self._optics = optics
         self._table = table
@@ -484,12 +484,16 @@ def power_law_background(
     mask = _window_mask(energy, fit_window, "fit_window")
     idx = np.flatnonzero(mask)
     groups = np.array_split(idx, min(n_bins, idx.size))
-    e_mid = np.array([energy[g].mean() for g in groups])
     means = np.array([spectrum[g].mean() for g in groups])
     if not np.any(means > 0) or np.any(energy[idx] <= 0):
         return np.zeros_like(spectrum)
     means = np.maximum(means, means[means > 0].min())
-    slope, intercept = np.polyfit(np.log(e_mid), np.log(means), 1)
+    # A group mean of A·E^−r equals A·E_eff^−r at E_eff = mean(E^−r)^(−1/r); iterate r to convergence.
+    slope = -3.0
+    for _ in range(6):
+        q = slope if abs(slope) > 1e-6 else -1e-6
+        e_eff = np.array([np.mean(energy[g] ** q) ** (1.0 / q) for g in groups])
+        slope, intercept = np.polyfit(np.log(e_eff), np.log(means), 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         bg = np.exp(intercept) * np.where(energy > 0, energy, np.nan) ** slope
     return np.nan_to_num(bg, nan=0.0, posinf=0.0)

@@ -185,10 +185,12 @@ class ELNESPeak:
 class EdgeSpec:
     """One ionisation edge: a power-law continuum behind a smoothed step, plus ELNES peaks.
 
-    The differential cross section is ``dσ/dE = K [Σ_k w_k Φ((E − E_k)/s) (E/E_k)^−r + Σ_p G_p(E)]``,
+    The differential cross section is
+    ``dσ/dE = K [Σ_k w_k Φ((E − E_k)/s) (E/E_k)^−r + Φ((E − onset)/s) Σ_p G_p(E)]``,
     where ``E_k = onset + offset_k`` are the spin–orbit components (for example L3 and L2), ``Φ`` is
-    the normal CDF with ``s`` the energy-resolution σ, and the constant ``K`` makes the unbroadened
-    spectrum integrate to ``cross_section`` over ``[onset, onset + window]``.
+    the normal CDF with ``s`` the energy-resolution σ, ``G_p`` are the ELNES Gaussians (cut at the
+    threshold: no final states below it), and the constant ``K`` makes the unbroadened spectrum
+    integrate to ``cross_section`` over ``[onset, onset + window]``.
 
     Parameters
     ----------
@@ -249,7 +251,8 @@ class EdgeSpec:
                 total += weight * ek / (r - 1.0) * (1.0 - (hi / ek) ** (1.0 - r))
         for p in self.peaks:
             s = p.fwhm * _FWHM_TO_SIGMA
-            inside = 0.5 * (erf((hi - p.energy) / (s * math.sqrt(2))) - erf((self.onset - p.energy) / (s * math.sqrt(2))))
+            root2s = s * math.sqrt(2.0)
+            inside = 0.5 * (erf((hi - p.energy) / root2s) - erf((self.onset - p.energy) / root2s))
             total += p.area * inside
         return total
 
@@ -276,9 +279,13 @@ class EdgeSpec:
             ek = self.onset + offset
             step = 0.5 * (1.0 + erf((energy - ek) / (s_res * math.sqrt(2.0))))
             shape += weight * step * (np.maximum(energy, ek) / ek) ** (-r)
-        for p in self.peaks:
-            s = math.hypot(p.fwhm * _FWHM_TO_SIGMA, s_res)
-            shape += p.area / (s * math.sqrt(2.0 * math.pi)) * np.exp(-0.5 * ((energy - p.energy) / s) ** 2)
+        if self.peaks:
+            # No final states below the threshold: the peaks sit on the (smoothed) onset step.
+            threshold = 0.5 * (1.0 + erf((energy - self.onset) / (s_res * math.sqrt(2.0))))
+            for p in self.peaks:
+                s = math.hypot(p.fwhm * _FWHM_TO_SIGMA, s_res)
+                gauss = np.exp(-0.5 * ((energy - p.energy) / s) ** 2) / (s * math.sqrt(2.0 * math.pi))
+                shape += p.area * threshold * gauss
         return self.cross_section / self._norm() * shape
 
 
@@ -309,7 +316,9 @@ class PlasmonPeak:
         object.__setattr__(self, "energy", require_positive("energy", self.energy, "eV"))
         width = require_positive("width", self.width, "eV")
         if width >= 2.0 * self.energy:
-            raise ConfigurationError(f"`width` must be below 2 × energy = {2 * self.energy} [eV], got {self.width!r}.")
+            raise ConfigurationError(
+                f"`width` must be below 2 × energy = {2 * self.energy} [eV], got {self.width!r}."
+            )
         object.__setattr__(self, "width", width)
         object.__setattr__(self, "cross_section", require_non_negative("cross_section", self.cross_section, "b"))
 
@@ -354,7 +363,8 @@ class ValenceSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "peaks", tuple(self.peaks))
-        object.__setattr__(self, "tail_amplitude", require_non_negative("tail_amplitude", self.tail_amplitude, "b/eV"))
+        amplitude = require_non_negative("tail_amplitude", self.tail_amplitude, "b/eV")
+        object.__setattr__(self, "tail_amplitude", amplitude)
         exponent = require_positive("tail_exponent", self.tail_exponent)
         if exponent <= 1.0:
             raise ConfigurationError(f"`tail_exponent` must be > 1, got {self.tail_exponent!r}.")
@@ -442,14 +452,14 @@ C_K_BONDED_SI = EdgeSpec(
 #: Si 2p spin–orbit splitting (L2 above L3) [eV], ≈0.6 eV as in Si 2p photoemission *(est.)*; the
 #: L3:L2 weights 2:1 are the statistical 2p3/2 : 2p1/2 occupancies.
 _SI_L23_COMPONENTS = ((0.0, 2.0 / 3.0), (0.61, 1.0 / 3.0))
-#: Si L2,3 partial cross section over 50 eV [b] *(est.)*: 6× the C K value, the L2,3/K ratio that the
-#: hydrogenic Bethe form gives for a shell with 6 electrons at a third of the C K energy (Egerton
-#: 2011, §3.6; SIGMAK/SIGMAL-type estimates give ratios of about 4–8).
+#: Si L2,3 partial cross section over 50 eV [b] *(est.)*: 6× the C K value, a rough Bethe scaling
+#: (Egerton 2011, §3.6) of 3× the electrons (six 2p against two 1s) and about 2× from the lower edge
+#: energy; not checked against a Hartree–Slater or hydrogenic (SIGMAL) calculation.
 _SI_L23_CROSS_SECTION = 6.0e4
 
 #: Si L2,3 of 3-fold (substitutional, sp³-like) Si — the default for Si on any other site.
 #: *(est.)*: a weak shoulder at 101.5 eV (FWHM 2 eV, height 0.3) and a strong, broad *delayed
-#: maximum* at 106 eV (FWHM 5 eV, height 2.0), as in sp³-bonded Si–C compounds.
+#: maximum* at 106 eV (FWHM 5 eV, height 2.0): an sp³-like edge whose weight lies above the onset.
 SI_L23_3FOLD = EdgeSpec(
     element="Si",
     name="L2,3",
@@ -478,12 +488,13 @@ SI_L23_4FOLD = EdgeSpec(
 
 #: Valence loss per C atom of monolayer graphene. Peak energies 4.7 and 14.6 eV: Eberlein et al.,
 #: PRB 77, 233406 (2008) (PHYSICS.md: near 5 and 15 eV). Total plasmon cross section 1.0e6 b per C:
-#: PHYSICS.md ("plasmon about 10⁶ b"). *(est.)*: the π : π+σ split 0.25 : 0.75 (the π+σ peak dominates
-#: in free-standing graphene), the widths Γ = 2.5 and 6 eV (so the π+σ peak is the taller), and the tail A = 1.0e3 b/eV at 100 eV with
-#: r = 3 switched on above E_c = 40 eV, chosen so that the edge of a single Si atom roughly doubles the
-#: graphene background just above 99 eV and the C K jump ratio of graphene is about 5–10. Together they
-#: give t/λ ≈ 0.005 for graphene (tail ≈ 0.3e6 b per atom), of the order of 0.335 nm over a
-#: valence mean free path of about 100 nm.
+#: PHYSICS.md ("plasmon about 10⁶ b"). *(est.)*: the π : π+σ split 0.25 : 0.75 (the π+σ peak
+#: dominates in free-standing graphene); the widths Γ = 2.5 and 6 eV (so the π+σ peak is the taller);
+#: and the tail A = 1.0e3 b/eV at 100 eV with r = 3, switched on above E_c = 40 eV, chosen so that the
+#: edge of a single Si atom roughly doubles the graphene background just above 99 eV and the C K
+#: jump ratio of graphene is about 5–10. The tail integrates to ≈ 0.47e6 b per atom, so t/λ ≈ 0.0055
+#: for graphene: 0.335 nm over a valence mean free path of about 60 nm, against about 80 nm from
+#: Egerton's mean-free-path formula (Egerton 2011, ch. 5) for C at 80 keV and 30 mrad.
 GRAPHENE_VALENCE = ValenceSpec(
     peaks=(PlasmonPeak(4.7, 2.5, 0.25e6), PlasmonPeak(14.6, 6.0, 0.75e6)),
     tail_amplitude=1.0e3,
