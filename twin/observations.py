@@ -12,10 +12,13 @@ import numpy as np
 __all__ = ["Image", "Spectrum", "SpectrumImage"]
 
 
-def _freeze(array: np.ndarray) -> np.ndarray:
-    array = np.asarray(array)
-    array.setflags(write=False)
-    return array
+def _freeze(record: object, *arrays: str) -> None:
+    """Make a frozen record's arrays read-only and its metadata an immutable mapping."""
+    for name in arrays:
+        array = np.asarray(getattr(record, name))
+        array.setflags(write=False)
+        object.__setattr__(record, name, array)
+    object.__setattr__(record, "metadata", MappingProxyType(dict(record.metadata)))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,8 +46,7 @@ class Image:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "array", _freeze(self.array))
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        _freeze(self, "array")
 
     @property
     def extent(self) -> tuple[float, float]:
@@ -75,9 +77,7 @@ class Spectrum:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "array", _freeze(self.array))
-        object.__setattr__(self, "energy", _freeze(self.energy))
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        _freeze(self, "array", "energy")
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +102,4 @@ class SpectrumImage:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "array", _freeze(self.array))
-        object.__setattr__(self, "energy", _freeze(self.energy))
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        _freeze(self, "array", "energy")

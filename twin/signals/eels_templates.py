@@ -457,18 +457,23 @@ _SI_L23_COMPONENTS = ((0.0, 2.0 / 3.0), (0.61, 1.0 / 3.0))
 #: energy; not checked against a Hartree–Slater or hydrogenic (SIGMAL) calculation.
 _SI_L23_CROSS_SECTION = 6.0e4
 
+
+def _si_l23(*peaks: ELNESPeak) -> EdgeSpec:
+    """The Si L2,3 edge with the given ELNES peaks; both Si variants share everything else."""
+    return EdgeSpec(
+        element="Si",
+        name="L2,3",
+        onset=EDGE_ONSETS["Si"]["L2,3"],
+        cross_section=_SI_L23_CROSS_SECTION,
+        exponent=3.0,
+        components=_SI_L23_COMPONENTS,
+        peaks=peaks,
+    )
+
 #: Si L2,3 of 3-fold (substitutional, sp³-like) Si — the default for Si on any other site.
 #: *(est.)*: a weak shoulder at 101.5 eV (FWHM 2 eV, height 0.3) and a strong, broad *delayed
 #: maximum* at 106 eV (FWHM 5 eV, height 2.0): an sp³-like edge whose weight lies above the onset.
-SI_L23_3FOLD = EdgeSpec(
-    element="Si",
-    name="L2,3",
-    onset=EDGE_ONSETS["Si"]["L2,3"],
-    cross_section=_SI_L23_CROSS_SECTION,
-    exponent=3.0,
-    components=_SI_L23_COMPONENTS,
-    peaks=(ELNESPeak(101.5, 2.0, 0.3), ELNESPeak(106.0, 5.0, 2.0)),
-)
+SI_L23_3FOLD = _si_l23(ELNESPeak(101.5, 2.0, 0.3), ELNESPeak(106.0, 5.0, 2.0))
 
 #: Si L2,3 of 4-fold (divacancy, planar sp²d-like) Si. *(est.)*: a strong, sharp *near-onset peak* at
 #: 100.3 eV (FWHM 1.2 eV, height 3.0) from low-lying empty states of the planar hybrid, and a weak
@@ -476,15 +481,7 @@ SI_L23_3FOLD = EdgeSpec(
 #: the weight near the onset (99–102 eV) relative to the delayed maximum (103–110 eV), measured by
 #: :func:`stemtwin.twin.signals.eels.si_l23_fine_structure_ratio`. Both variants share one cross
 #: section over 50 eV, so only the shape differs.
-SI_L23_4FOLD = EdgeSpec(
-    element="Si",
-    name="L2,3",
-    onset=EDGE_ONSETS["Si"]["L2,3"],
-    cross_section=_SI_L23_CROSS_SECTION,
-    exponent=3.0,
-    components=_SI_L23_COMPONENTS,
-    peaks=(ELNESPeak(100.3, 1.2, 3.0), ELNESPeak(107.0, 6.0, 0.4)),
-)
+SI_L23_4FOLD = _si_l23(ELNESPeak(100.3, 1.2, 3.0), ELNESPeak(107.0, 6.0, 0.4))
 
 #: Valence loss per C atom of monolayer graphene. Peak energies 4.7 and 14.6 eV: Eberlein et al.,
 #: PRB 77, 233406 (2008) (PHYSICS.md: near 5 and 15 eV). Total plasmon cross section 1.0e6 b per C:
