@@ -60,3 +60,17 @@ def test_shipped_calibration_reproduces_from_abtem(abtem_module) -> None:
     assert shipped.source == "shipped"
     assert fresh.weight == pytest.approx(shipped.weight, rel=0.01)
     assert fresh.blur == pytest.approx(shipped.blur, abs=0.01)
+
+
+@pytest.mark.slow
+def test_prism_interpolation_two_agrees_with_one(abtem_module) -> None:
+    """Cells of 20 Å and more use PRISM interpolation 2; it must agree with interpolation 1."""
+    from stemtwin.twin import build_graphene
+    from stemtwin.twin.signals.abtem_engine import abtem_scan_image
+
+    sample = build_graphene((20.0, 20.0), n_si_3fold=1, rng=0)
+    gpts = (48, 48)
+    coarse = abtem_scan_image(sample, Optics(), HAADFDetector(), gpts, interpolation=2)
+    fine = abtem_scan_image(sample, Optics(), HAADFDetector(), gpts, interpolation=1)
+    assert np.corrcoef(coarse.ravel(), fine.ravel())[0, 1] >= 0.995
+    assert np.linalg.norm(coarse - fine) / np.linalg.norm(fine) < 0.05
