@@ -51,6 +51,9 @@ class Sample:
         Sample family or file name.
     fields
         Continuous fields on a grid over the cell, for example a polarization field.
+    atom_labels
+        Further per-atom labels, each an ndarray of shape (n_atoms,), for example the local
+        configuration class of a cation (-1 where a label does not apply).
     parameters
         The builder parameters, for provenance.
     """
@@ -61,6 +64,7 @@ class Sample:
     defect_id: np.ndarray
     name: str = "sample"
     fields: Mapping[str, np.ndarray] = field(default_factory=dict)
+    atom_labels: Mapping[str, np.ndarray] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -84,7 +88,16 @@ class Sample:
             raise ConfigurationError(
                 "`atoms.cell` must be orthogonal in the scan plane; use abtem.orthogonalize_cell(atoms) first."
             )
-        for arr in (site_class, defect_id):
+        atom_labels = {}
+        for label, values in dict(self.atom_labels).items():
+            arr = np.array(values)
+            if arr.shape != (n,):
+                raise ConfigurationError(f"atom label `{label}` must have shape ({n},), got {arr.shape}.")
+            atom_labels[label] = arr
+        fields = {}
+        for name, values in dict(self.fields).items():
+            fields[name] = np.array(values)
+        for arr in (site_class, defect_id, *atom_labels.values(), *fields.values()):
             arr.setflags(write=False)
         atoms = self.atoms.copy()
         atoms.wrap(eps=1e-9)
@@ -92,7 +105,8 @@ class Sample:
         object.__setattr__(self, "site_class", site_class)
         object.__setattr__(self, "defect_id", defect_id)
         object.__setattr__(self, "site_class_names", tuple(self.site_class_names))
-        object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+        object.__setattr__(self, "fields", MappingProxyType(fields))
+        object.__setattr__(self, "atom_labels", MappingProxyType(atom_labels))
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
 
     # -- views -------------------------------------------------------------------------------
@@ -140,6 +154,9 @@ class Sample:
         h.update(np.round(self.atoms.positions, 6).astype(np.float64).tobytes())
         h.update(np.round(self.atoms.cell.array, 6).astype(np.float64).tobytes())
         h.update(np.asarray(self.site_class, dtype=np.int64).tobytes())
+        for label in sorted(self.atom_labels):
+            h.update(label.encode())
+            h.update(np.ascontiguousarray(self.atom_labels[label]).tobytes())
         return h.hexdigest()[:32]
 
     # -- construction ------------------------------------------------------------------------
@@ -152,6 +169,7 @@ class Sample:
             "defect_id": self.defect_id,
             "name": self.name,
             "fields": self.fields,
+            "atom_labels": self.atom_labels,
             "parameters": self.parameters,
         }
         values.update(changes)
