@@ -14,19 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from .detectors import AnnularDetector, get_detector
+from .detectors import AnnularDetector, DiffractionCamera, get_detector
 from .dose import Dose
 from .dose_ledger import DoseLedger
 from .dynamics import BeamDynamics, Event, Exposure
 from .errors import ConfigurationError, FieldOfViewError
-from .observations import Image, Spectrum, SpectrumImage
+from .observations import CenterOfMassMap, DiffractionPattern, FourDSTEM, Image, Spectrum, SpectrumImage
 from .optics import Optics
 from .rng import RNGLike, spawn_streams
 from .samples.sample import Sample
 from .scan import ProbePositionError, ScanNoise, ScanPath, detector_counts, scan_path
 from .signals.calibration import CALIBRATION_METHODS
 from .signals.eels import EELSModel
-from .signals.imaging import ImagingEngine, get_imaging_engine
+from .signals.diffraction_analysis import center_of_mass
+from .signals.diffraction_fast import FastDiffractionEngine
+from .signals.imaging import DiffractionEngine, ImagingEngine, get_diffraction_engine, get_imaging_engine
 from .spectrometer import Spectrometer
 from .truth import AcquisitionTruth, DoseMap, Truth
 from .validation import require_choice, require_finite, require_int, require_non_negative, require_positive
@@ -35,6 +37,10 @@ __all__ = ["Microscope", "FieldOfView"]
 
 #: Largest scan side accepted [pixels].
 MAX_PIXELS = 4096
+#: Largest 4D-STEM array returned as patterns [values]; beyond it, ask for ``output="com"``.
+MAX_4DSTEM_VALUES = 1 << 28
+#: Outputs of :meth:`Microscope.acquire_4dstem`.
+FOURD_OUTPUTS = ("patterns", "com")
 #: Gaussian σ of the probe intensity used by the EELS model [Å] (FWHM 0.8 Å, PHYSICS.md).
 EELS_PROBE_SIGMA = 0.8 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -119,8 +125,10 @@ class Microscope:
         Probe current and scan timing for imaging.
     scan_noise
         Scan distortions; ``ScanNoise.typical()`` by default, ``ScanNoise.none()`` for an ideal scan.
+    camera
+        Pixelated diffraction camera for 4D-STEM; its disks must fit (checked here).
     engine
-        Imaging engine, ``"fast"`` (default) or ``"abtem"``.
+        Signal engine, ``"fast"`` (default) or ``"abtem"``, for images and diffraction.
     calibration
         Fast-engine element weights: ``"abtem"`` (calibrated, default) or ``"zn"`` (Z^1.7 fallback).
     read_noise
@@ -140,6 +148,7 @@ class Microscope:
         spectrometer: Spectrometer | None = None,
         dose: Dose | None = None,
         scan_noise: ScanNoise | None = None,
+        camera: DiffractionCamera | None = None,
         engine: str | ImagingEngine = "fast",
         calibration: str = "abtem",
         read_noise: float = 0.0,
@@ -153,6 +162,7 @@ class Microscope:
             ("spectrometer", spectrometer, Spectrometer),
             ("dose", dose, Dose),
             ("scan_noise", scan_noise, ScanNoise),
+            ("camera", camera, DiffractionCamera),
         ):
             if value is not None and not isinstance(value, kind):
                 raise ConfigurationError(f"`{name}` must be a {kind.__name__}, got {type(value).__name__}.")
@@ -162,7 +172,10 @@ class Microscope:
         self.spectrometer = spectrometer or Spectrometer()
         self.dose = dose or Dose()
         self.scan_noise = ScanNoise.typical() if scan_noise is None else scan_noise
+        self.camera = camera or DiffractionCamera()
+        self.camera.check_fits(self.optics.semiangle_cutoff)
         self.engine = get_imaging_engine(engine, calibration=calibration)
+        self.diffraction_engine: DiffractionEngine = get_diffraction_engine(engine if isinstance(engine, str) else "fast")
         self.read_noise = require_non_negative("read_noise", read_noise, "counts")
         for process in dynamics:
             if not isinstance(process, BeamDynamics):
@@ -266,7 +279,7 @@ class Microscope:
             Exposure [s]; ``spectrometer.exposure`` if None.
         """
         position = self._as_position(xy)
-        dose = self._spectrum_dose(dwell_time)
+        dose = self._exposure_dose(dwell_time, self.spectrometer.exposure)
         t = np.full((1, 1), self._clock)
         actual = position[None, None, :] + self._position_error.displacement(t)
         model = self._eels_model()
@@ -298,7 +311,7 @@ class Microscope:
         """
         fov = _as_fov(fov, self._sample.extent)
         shape = _as_pixels(pixels)
-        dose = self._spectrum_dose(dwell_time)
+        dose = self._exposure_dose(dwell_time, self.spectrometer.exposure)
         path = scan_path(fov.origin, fov.extent, shape, dose, self._position_error, self.scan_noise, t0=self._clock)
         noise_free = self._eels_model().noise_free(path.actual)
         electrons = dose.electrons_per_position
@@ -309,6 +322,95 @@ class Microscope:
             array=counts,
             energy=self.spectrometer.energy_axis,
             sampling=(fov.extent[0] / shape[0], fov.extent[1] / shape[1]),
+            origin=fov.origin,
+            metadata=self._metadata(dose, electrons, start),
+        )
+
+    def acquire_diffraction(self, xy: Sequence[float], dwell_time: float | None = None) -> DiffractionPattern:
+        """Park the probe at ``xy`` [Å] and record a diffraction pattern on the camera.
+
+        Parameters
+        ----------
+        xy
+            Nominal probe position (x, y) [Å], inside the sample.
+        dwell_time
+            Exposure [s]; ``camera.exposure`` if None.
+        """
+        position = self._as_position(xy)
+        dose = self._exposure_dose(dwell_time, self.camera.exposure)
+        t = np.full((1, 1), self._clock)
+        actual = position[None, None, :] + self._position_error.displacement(t)
+        noise_free = self.diffraction_engine.patterns(self._sample, self.optics, self.camera, actual)[0, 0]
+        electrons = dose.electrons_per_position
+        counts = detector_counts(noise_free, electrons, self._streams["noise"], self.read_noise)
+        start = self._clock
+        path = ScanPath(nominal=position[None, None, :], actual=actual, times=t, end_time=start + dose.dwell_time)
+        self._record(path, noise_free, "diffraction", dose, electrons)
+        return DiffractionPattern(
+            array=counts,
+            angular_sampling=self.camera.angular_sampling,
+            position=(float(position[0]), float(position[1])),
+            metadata=self._metadata(dose, electrons, start, camera_pixels=self.camera.pixels),
+        )
+
+    def acquire_4dstem(
+        self,
+        fov: FieldOfView | Sequence[float] | None = None,
+        pixels: int | Sequence[int] = 32,
+        output: str = "patterns",
+        dwell_time: float | None = None,
+    ) -> FourDSTEM | CenterOfMassMap:
+        """Scan a field of view recording a diffraction pattern at every position.
+
+        Parameters
+        ----------
+        fov, pixels
+            Field of view and scan size, as for :meth:`acquire_image`.
+        output
+            ``"patterns"``: the full 4D data set (:class:`FourDSTEM`). ``"com"``: only the
+            centre-of-mass map (:class:`CenterOfMassMap`). With the fast engine, ``"com"`` uses the
+            exact phase-object CoM and adds shot noise from its per-electron variance (the central
+            limit of N electrons), without forming patterns.
+        dwell_time
+            Exposure per position [s]; ``camera.exposure`` if None.
+        """
+        require_choice("4D-STEM output", output, FOURD_OUTPUTS)
+        fov = _as_fov(fov, self._sample.extent)
+        shape = _as_pixels(pixels)
+        if output == "patterns" and shape[0] * shape[1] * self.camera.pixels**2 > MAX_4DSTEM_VALUES:
+            raise ConfigurationError(
+                f"A {shape[0]}×{shape[1]} scan of {self.camera.pixels}² patterns holds more than "
+                f"{MAX_4DSTEM_VALUES:,} values; use output='com', fewer `pixels` or a smaller camera."
+            )
+        dose = self._exposure_dose(dwell_time, self.camera.exposure)
+        path = scan_path(fov.origin, fov.extent, shape, dose, self._position_error, self.scan_noise, t0=self._clock)
+        electrons = dose.electrons_per_position
+        noise = self._streams["noise"]
+        sampling = (fov.extent[0] / shape[0], fov.extent[1] / shape[1])
+        start = self._clock
+        if output == "com" and isinstance(self.diffraction_engine, FastDiffractionEngine):
+            mx, my, vx, vy = self.diffraction_engine.center_of_mass(self._sample, self.optics, self.camera)
+            noise_free = np.stack([mx.at(path.actual), my.at(path.actual)], axis=-1)
+            spread = np.sqrt(np.stack([vx.at(path.actual), vy.at(path.actual)], axis=-1) / max(electrons, 1e-12))
+            measured = noise_free + spread * noise.standard_normal(noise_free.shape)
+            self._record(path, noise_free, "4dstem_com", dose, electrons)
+        else:
+            patterns = self.diffraction_engine.patterns(self._sample, self.optics, self.camera, path.actual)
+            counts = detector_counts(patterns, electrons, noise, self.read_noise)
+            if output == "patterns":
+                self._record(path, patterns, "4dstem", dose, electrons)
+                return FourDSTEM(
+                    array=counts,
+                    angular_sampling=self.camera.angular_sampling,
+                    sampling=sampling,
+                    origin=fov.origin,
+                    metadata=self._metadata(dose, electrons, start, camera_pixels=self.camera.pixels),
+                )
+            measured = center_of_mass(counts, self.camera)
+            self._record(path, center_of_mass(patterns, self.camera), "4dstem_com", dose, electrons)
+        return CenterOfMassMap(
+            array=measured.astype(np.float32),
+            sampling=sampling,
             origin=fov.origin,
             metadata=self._metadata(dose, electrons, start),
         )
@@ -326,8 +428,8 @@ class Microscope:
             )
         return position
 
-    def _spectrum_dose(self, dwell_time: float | None) -> Dose:
-        dwell = self.spectrometer.exposure if dwell_time is None else require_positive("dwell_time", dwell_time, "s")
+    def _exposure_dose(self, dwell_time: float | None, default: float) -> Dose:
+        dwell = default if dwell_time is None else require_positive("dwell_time", dwell_time, "s")
         return Dose(current=self.dose.current, dwell_time=dwell, flyback_time=self.dose.flyback_time)
 
     def _eels_model(self) -> EELSModel:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Image", "Spectrum", "SpectrumImage"]
+__all__ = ["Image", "Spectrum", "SpectrumImage", "DiffractionPattern", "FourDSTEM", "CenterOfMassMap"]
 
 
 def _freeze(record: object, *arrays: str) -> None:
@@ -103,3 +103,84 @@ class SpectrumImage:
 
     def __post_init__(self) -> None:
         _freeze(self, "array", "energy")
+
+
+@dataclass(frozen=True, eq=False)
+class DiffractionPattern:
+    """A recorded convergent-beam diffraction pattern.
+
+    Parameters
+    ----------
+    array
+        Counts, ndarray of shape (pixels, pixels), float32; axes (θx, θy), beam on pixel ``pixels // 2``.
+    angular_sampling
+        Angle per camera pixel [mrad].
+    position
+        Nominal probe position (x, y) [Å].
+    """
+
+    array: np.ndarray
+    angular_sampling: float
+    position: tuple[float, float]
+    units: str = "counts"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "array")
+
+
+@dataclass(frozen=True, eq=False)
+class FourDSTEM:
+    """A recorded 4D-STEM data set: one diffraction pattern per scan position.
+
+    Parameters
+    ----------
+    array
+        Counts, ndarray of shape (nx, ny, pixels, pixels), float32.
+    angular_sampling
+        Angle per camera pixel [mrad].
+    sampling, origin
+        Nominal scan step and position of scan pixel (0, 0) [Å].
+    """
+
+    array: np.ndarray
+    angular_sampling: float
+    sampling: tuple[float, float]
+    origin: tuple[float, float]
+    units: str = "counts"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "array")
+
+
+@dataclass(frozen=True, eq=False)
+class CenterOfMassMap:
+    """A recorded centre-of-mass (DPC) map: the mean deflection at each scan position.
+
+    Parameters
+    ----------
+    array
+        Deflection (θx, θy), ndarray of shape (nx, ny, 2), float32 [mrad], with shot noise.
+    sampling, origin
+        Nominal scan step and position of scan pixel (0, 0) [Å].
+    """
+
+    array: np.ndarray
+    sampling: tuple[float, float]
+    origin: tuple[float, float]
+    units: str = "mrad"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self, "array")
+
+    @property
+    def magnitude(self) -> np.ndarray:
+        """|CoM| [mrad], shape (nx, ny)."""
+        return np.hypot(self.array[..., 0], self.array[..., 1])
+
+    @property
+    def angle(self) -> np.ndarray:
+        """CoM direction [rad], shape (nx, ny)."""
+        return np.arctan2(self.array[..., 1], self.array[..., 0])

@@ -41,6 +41,25 @@ def deposit_bilinear(
     return grid.reshape(gpts)
 
 
+def point_spectrum(xy: np.ndarray, gpts: tuple[int, int], sampling: tuple[float, float]) -> np.ndarray:
+    """Fourier transform of a sum of unit point sources at ``xy`` (n, 2) [Å] on a periodic grid.
+
+    The points are deposited bilinearly and the deposition's low-pass (sinc² per axis) is divided
+    out, so the result approximates ``Σ_j exp(−2πi k·r_j)`` at the grid's frequencies.
+    """
+    kx = np.fft.fftfreq(gpts[0], d=sampling[0])[:, None]
+    ky = np.fft.fftfreq(gpts[1], d=sampling[1])[None, :]
+    deposit_tf = (np.sinc(kx * sampling[0]) * np.sinc(ky * sampling[1])) ** 2
+    return np.fft.fft2(deposit_bilinear(np.asarray(xy, dtype=np.float64), gpts, sampling)) / np.maximum(deposit_tf, 1e-6)
+
+
+def squared_frequencies(gpts: tuple[int, int], sampling: tuple[float, float]) -> np.ndarray:
+    """|k|² on the FFT grid [1/Å²], ndarray of shape gpts."""
+    kx = np.fft.fftfreq(gpts[0], d=sampling[0])[:, None]
+    ky = np.fft.fftfreq(gpts[1], d=sampling[1])[None, :]
+    return kx**2 + ky**2
+
+
 def incoherent_image(
     groups: Sequence[np.ndarray],
     weights: Sequence[float],
@@ -71,17 +90,10 @@ def incoherent_image(
     ndarray of shape gpts, float64
         Fraction of the incident beam collected, for a probe at each grid point.
     """
-    kx = np.fft.fftfreq(gpts[0], d=sampling[0])[:, None]
-    ky = np.fft.fftfreq(gpts[1], d=sampling[1])[None, :]
-    k2 = kx**2 + ky**2
-    # Undo the low-pass of bilinear deposition (its transfer function is sinc² per axis).
-    deposit_tf = (np.sinc(kx * sampling[0]) * np.sinc(ky * sampling[1])) ** 2
-    transfer = probe_intensity_otf(optics, gpts, sampling) / np.maximum(deposit_tf, 1e-6)
+    k2 = squared_frequencies(gpts, sampling)
     spectrum = np.zeros(gpts, dtype=np.complex128)
     for xy, weight, blur in zip(groups, weights, blurs, strict=True):
-        if len(xy) == 0:
-            continue
-        density = np.fft.fft2(deposit_bilinear(np.asarray(xy, dtype=np.float64), gpts, sampling))
-        spectrum += weight * density * np.exp(-2.0 * np.pi**2 * blur**2 * k2)
-    image = np.fft.ifft2(spectrum * transfer).real / (sampling[0] * sampling[1])
-    return image
+        if len(xy):
+            spectrum += weight * point_spectrum(xy, gpts, sampling) * np.exp(-2.0 * np.pi**2 * blur**2 * k2)
+    otf = probe_intensity_otf(optics, gpts, sampling)
+    return np.fft.ifft2(spectrum * otf).real / (sampling[0] * sampling[1])
