@@ -20,17 +20,31 @@ from stemtwin.twin.signals.eels import (
     poisson_counts,
     power_law_background,
     si_l23_fine_structure_ratio,
+    ti_l23_splitting,
 )
 from stemtwin.twin.signals.eels_templates import (
+    C_K_REFERENCE,
+    DELAYED_EDGE_FACTOR,
     ELEMENT_TABLE,
+    MOS2_PLASMON_ENERGY,
+    PBTIO3_PLASMON_ENERGY,
     REFERENCE_BEAM_ENERGY,
     REFERENCE_COLLECTION_ANGLE,
+    SI_L23_REFERENCE,
+    TI_OFF_CENTRING,
+    TI_SPLITTING_CENTRED,
+    TI_SPLITTING_SLOPE,
     EdgeSpec,
     ElementEELS,
     ELNESPeak,
+    LabelDependence,
     PlasmonPeak,
     ValenceSpec,
     bethe_scale,
+    scaled_cross_section,
+    ti_crystal_field_splitting,
+    ti_eg_fwhm,
+    ti_l23,
 )
 from stemtwin.twin.spectrometer import Spectrometer
 
@@ -105,13 +119,92 @@ def test_edge_onsets_table_matches_physics_md() -> None:
     assert EDGE_ONSETS["C"]["K"] == 284.0
     assert EDGE_ONSETS["Si"]["L2,3"] == 99.0
     assert EDGE_ONSETS["S"]["L2,3"] == 165.0
-    assert EDGE_ONSETS["Mo"]["M4,5"] == 227.0
-    assert EDGE_ONSETS["Ti"]["L3"] == 456.0
+    assert EDGE_ONSETS["Mo"]["M4,5"] == 227.0 and EDGE_ONSETS["Mo"]["M4"] == 228.0
+    assert EDGE_ONSETS["Ti"]["L3"] == 456.0 and EDGE_ONSETS["Ti"]["L2"] == 462.0
     assert EDGE_ONSETS["O"]["K"] == 532.0
     assert EDGE_ONSETS["Re"]["M5"] == 1883.0
+    # Gatan EELS Atlas values beyond PHYSICS.md.
+    assert EDGE_ONSETS["Re"]["M4"] == 1949.0 and EDGE_ONSETS["Pb"]["M5"] == 2484.0
     for el, entry in ELEMENT_TABLE.items():
-        for edge in entry.edges:
+        edges = entry.edges + tuple(x for _, v in entry.site_edges for x in v)
+        if entry.label_dependence is not None:
+            edges += sum((tuple(entry.label_dependence.edges(u)) for u in entry.label_dependence.nodes), ())
+        for edge in edges:
+            assert edge.element == el
             assert edge.onset == EDGE_ONSETS[el][edge.name]
+
+
+def test_table_holds_the_new_elements() -> None:
+    assert sorted(ELEMENT_TABLE) == ["C", "Mo", "O", "Pb", "Re", "S", "Si", "Ti"]
+    assert {el: [e.name for e in ELEMENT_TABLE[el].edges] for el in ("Mo", "S", "Re", "Ti", "O", "Pb")} == {
+        "Mo": ["M4,5"],
+        "S": ["L2,3"],
+        "Re": ["M4,5"],
+        "Ti": ["L2,3"],
+        "O": ["K"],
+        "Pb": ["M4,5"],
+    }
+    # Mo, Re and Pb M4,5 are delayed edges: their largest ELNES feature lies >= 18 eV above the onset.
+    for el in ("Mo", "Re", "Pb"):
+        edge = ELEMENT_TABLE[el].edges[0]
+        assert max(edge.peaks, key=lambda p: p.amplitude).energy - edge.onset >= 18.0
+    # Each compound's elements share its plasmon energy.
+    assert {ELEMENT_TABLE[el].valence.peaks[0].energy for el in ("Mo", "S", "Re")} == {MOS2_PLASMON_ENERGY}
+    assert {ELEMENT_TABLE[el].valence.peaks[0].energy for el in ("Pb", "Ti", "O")} == {PBTIO3_PLASMON_ENERGY}
+
+
+def test_scaled_cross_section_rule() -> None:
+    """The documented scaling rule reproduces its references and falls with the threshold energy."""
+    assert scaled_cross_section(C_K_REFERENCE, 2, 284.0) == pytest.approx(1.0e4)
+    assert scaled_cross_section(SI_L23_REFERENCE, 6, 99.0) == pytest.approx(6.0e4)
+    assert ELEMENT_TABLE["O"].edges[0].cross_section == pytest.approx(3.17e3, rel=0.01)
+    assert ELEMENT_TABLE["S"].edges[0].cross_section == pytest.approx(2.65e4, rel=0.01)
+    assert ELEMENT_TABLE["Ti"].edges[0].cross_section == pytest.approx(4.38e3, rel=0.01)
+    assert ELEMENT_TABLE["Mo"].edges[0].cross_section == pytest.approx(1.28e4, rel=0.01)
+    sigmas = [scaled_cross_section(SI_L23_REFERENCE, 6, e) for e in (100.0, 200.0, 400.0, 800.0)]
+    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+    assert scaled_cross_section(SI_L23_REFERENCE, 10, 227.0, delayed=True) == pytest.approx(
+        DELAYED_EDGE_FACTOR * scaled_cross_section(SI_L23_REFERENCE, 10, 227.0)
+    )
+
+
+def test_ti_template_follows_off_centring() -> None:
+    """Splitting Δ(u) = 2.0 − 1.0·u eV; the eg peaks broaden with unchanged area, the 50 eV σ is fixed."""
+    assert ti_crystal_field_splitting(0.0) == TI_SPLITTING_CENTRED == 2.0
+    assert TI_SPLITTING_SLOPE == 1.0
+    assert ti_crystal_field_splitting(0.4) == pytest.approx(1.6)
+    assert ti_eg_fwhm(0.0) == (1.2, 2.0) and ti_eg_fwhm(0.4) == pytest.approx((1.6, 2.4))
+    for u in (0.0, 0.25, 0.4):
+        edge = ti_l23(u)
+        t2g3, eg3, t2g2, eg2 = edge.peaks
+        assert eg3.energy - t2g3.energy == pytest.approx(ti_crystal_field_splitting(u))
+        assert eg2.energy - t2g2.energy == pytest.approx(ti_crystal_field_splitting(u))
+        assert eg3.area == pytest.approx(ti_l23(0.0).peaks[1].area)
+        assert edge.cross_section == ti_l23(0.0).cross_section
+    assert ti_l23(0.4).peaks[1].amplitude < ti_l23(0.0).peaks[1].amplitude
+    assert ELEMENT_TABLE["Ti"].label_dependence is TI_OFF_CENTRING
+    assert TI_OFF_CENTRING.label == "off_centring"
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ConfigurationError, match="off_centring"):
+            ti_l23(bad)
+
+
+def test_label_dependence_validates() -> None:
+    def edges(u: float) -> tuple[EdgeSpec, ...]:
+        return (ti_l23(u),)
+
+    with pytest.raises(ConfigurationError, match="spacing"):
+        LabelDependence("off_centring", edges, spacing=0.0, limits=(0.0, 1.0))
+    with pytest.raises(ConfigurationError, match="limits"):
+        LabelDependence("off_centring", edges, spacing=0.1, limits=(1.0, 0.0))
+    with pytest.raises(ConfigurationError, match="default"):
+        LabelDependence("off_centring", edges, spacing=0.1, limits=(0.0, 1.0), default=2.0)
+    with pytest.raises(ConfigurationError, match="label"):
+        LabelDependence("", edges, spacing=0.1, limits=(0.0, 1.0))
+    dep = LabelDependence("off_centring", edges, spacing=0.3, limits=(0.0, 1.0))
+    np.testing.assert_allclose(dep.nodes, [0.0, 0.25, 0.5, 0.75, 1.0])  # at most `spacing` apart
+    with pytest.raises(ConfigurationError, match="listed under element"):
+        ElementEELS("O", edges=ELEMENT_TABLE["O"].edges, valence=ELEMENT_TABLE["O"].valence, label_dependence=dep)
 
 
 # --- vectorisation, periodicity, correctness ----------------------------------------------------
@@ -180,11 +273,11 @@ def test_bad_positions(model: EELSModel, bad: np.ndarray) -> None:
 
 
 def test_unknown_element_names_element_and_known_ones() -> None:
-    atoms = ase.Atoms("MoS2", positions=[[2, 2, 5], [2, 3.5, 4], [2, 3.5, 6]], cell=[6, 6, 10], pbc=True)
-    mos2 = Sample.from_atoms(atoms, name="mos2")
-    with pytest.raises(UnknownNameError, match="'Mo'") as info:
-        EELSModel(mos2, Spectrometer(), Optics())
-    assert "['C', 'Si']" in str(info.value)
+    atoms = ase.Atoms("WS2", positions=[[2, 2, 5], [2, 3.5, 4], [2, 3.5, 6]], cell=[6, 6, 10], pbc=True)
+    ws2 = Sample.from_atoms(atoms, name="ws2")
+    with pytest.raises(UnknownNameError, match="'W'") as info:
+        EELSModel(ws2, Spectrometer(), Optics())
+    assert "['C', 'Mo', 'O', 'Pb', 'Re', 'S', 'Si', 'Ti']" in str(info.value)
     assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
 
 
@@ -204,20 +297,18 @@ def test_table_entries_validate() -> None:
 
 
 def test_new_element_is_one_table_entry() -> None:
-    """Adding Mo needs only an ElementEELS entry; the model builds its M4,5 template."""
-    mo_edge = EdgeSpec(
-        "Mo", "M4,5", EDGE_ONSETS["Mo"]["M4,5"], cross_section=2e4, peaks=(ELNESPeak(230.0, 3.0, 1.0),)
-    )
+    """Adding Zr needs only an ElementEELS entry; the model builds its M4,5 template."""
+    zr_edge = EdgeSpec("Zr", "M4,5", 181.0, cross_section=2e4, peaks=(ELNESPeak(184.0, 3.0, 1.0),))
     valence = ValenceSpec(peaks=(PlasmonPeak(8.0, 4.0, 1e6),), tail_amplitude=1e3)
     table = dict(ELEMENT_TABLE)
-    table["Mo"] = ElementEELS("Mo", edges=(mo_edge,), valence=valence)
-    atoms = ase.Atoms("Mo", positions=[[3, 3, 5]], cell=[6, 6, 10], pbc=True)
+    table["Zr"] = ElementEELS("Zr", edges=(zr_edge,), valence=valence)
+    atoms = ase.Atoms("Zr", positions=[[3, 3, 5]], cell=[6, 6, 10], pbc=True)
     model = EELSModel(Sample.from_atoms(atoms), Spectrometer(), Optics(), table=table)
-    assert model.edges == (Edge("Mo", "M4,5", 227.0),)
+    assert model.edges == (Edge("Zr", "M4,5", 181.0),)
     spectrum = model.core_loss(np.array([3.0, 3.0]))
     e = model.energy_axis
-    assert spectrum[e < 226].max() < 1e-6 * spectrum.max()
-    assert spectrum[(e > 227) & (e < 235)].max() == spectrum.max()
+    assert spectrum[e < 180].max() < 1e-6 * spectrum.max()
+    assert spectrum[(e > 181) & (e < 189)].max() == spectrum.max()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -270,3 +361,121 @@ def test_replace_keeps_spec_valid() -> None:
     assert spec.cross_section == 1e3
     with pytest.raises(ConfigurationError):
         dataclasses.replace(spec, window=0.0)
+
+
+# --- label-dependent edges: Ti L2,3 and the Ti off-centring ----------------------------------------
+PTO_SPECTROMETER = Spectrometer(offset=400.0, dispersion=0.1, channels=2048)
+
+
+def _pbtio3(u_of_column: list[float] | None, nz: int = 2, ny: int = 2) -> Sample:
+    """PbTiO3 viewed along [001], len(u_of_column) cells along x; every Ti of column x has |u| = u[x]."""
+    a, c = 3.9, 4.15
+    nx = 2 if u_of_column is None else len(u_of_column)
+    pos, sym, cls, off = [], [], [], []
+    for i in range(nx):
+        u = 0.0 if u_of_column is None else u_of_column[i]
+        for j in range(ny):
+            for k in range(nz):
+                o = np.array([i * a, j * a, k * c])
+                cell = (
+                    ((0, 0, 0), "Pb", 0),
+                    ((a / 2, a / 2, c / 2 + u), "Ti", 1),
+                    ((a / 2, a / 2, 0), "O", 2),
+                    ((a / 2, 0, c / 2), "O", 3),
+                    ((0, a / 2, c / 2), "O", 3),
+                )
+                for p, el, cl in cell:
+                    pos.append(o + p)
+                    sym.append(el)
+                    cls.append(cl)
+                    off.append(u if el == "Ti" else 0.0)
+    atoms = ase.Atoms(sym, positions=pos, cell=[nx * a, ny * a, nz * c], pbc=True)
+    labels = {} if u_of_column is None else {"off_centring": np.array(off)}
+    return Sample(atoms, np.array(cls), ("Pb", "Ti", "O_apical", "O_equatorial"), np.full(len(atoms), -1),
+                  name="pbtio3", atom_labels=labels)
+
+
+def _ti_column(sample: Sample, column: int) -> np.ndarray:
+    ti = sample.positions[sample.indices_of("Ti"), :2]
+    return ti[np.argmin(np.abs(ti[:, 0] - (column + 0.5) * 3.9))]
+
+
+def test_ti_templates_are_the_nodes_next_to_the_sample_values() -> None:
+    sample = _pbtio3([0.0, 0.2, 0.123])
+    model = EELSModel(sample, PTO_SPECTROMETER, Optics())
+    ti_labels = [label for label in model.template_labels if label.startswith("Ti")]
+    # 0 and 0.2 are nodes; 0.123 lies between the nodes 0.1 and 0.15.
+    assert ti_labels == [f"Ti[off_centring={u}]" for u in ("0", "0.1", "0.15", "0.2")]
+    assert model.edges == (Edge("Ti", "L2,3", 456.0), Edge("O", "K", 532.0), Edge("Pb", "M4,5", 2484.0))
+    # A sample without the label uses u = 0.
+    plain = EELSModel(_pbtio3(None), PTO_SPECTROMETER, Optics())
+    assert [label for label in plain.template_labels if label.startswith("Ti")] == ["Ti[off_centring=0]"]
+    centred = "Ti[off_centring=0]"
+    np.testing.assert_array_equal(plain.class_templates[centred], model.class_templates[centred])
+
+
+def test_interpolated_ti_matches_the_exact_template() -> None:
+    """A Ti at u = 0.123 Å (between nodes) matches a model built with ti_l23(0.123) to 0.5 % of the peak."""
+    sample = _pbtio3([0.123, 0.123])
+    model = EELSModel(sample, PTO_SPECTROMETER, Optics())
+    table = dict(ELEMENT_TABLE)
+    table["Ti"] = ElementEELS("Ti", edges=(ti_l23(0.123),), valence=ELEMENT_TABLE["Ti"].valence)
+    exact = EELSModel(sample, PTO_SPECTROMETER, Optics(), table=table)
+    p = _ti_column(sample, 0)
+    got, want = model.core_loss(p), exact.core_loss(p)
+    assert np.abs(got - want).max() < 5e-3 * want.max()
+    # ... and differs from its neighbouring nodes by much more.
+    node = dict(table, Ti=ElementEELS("Ti", edges=(ti_l23(0.1),), valence=ELEMENT_TABLE["Ti"].valence))
+    at_node = EELSModel(sample, PTO_SPECTROMETER, Optics(), table=node).core_loss(p)
+    assert np.abs(at_node - want).max() > 5 * np.abs(got - want).max()
+
+
+def test_columns_merge_into_weighted_sites() -> None:
+    """Stacking 4 cells along the beam gives 4 × the core loss of one cell, at every position."""
+    one = EELSModel(_pbtio3([0.0, 0.3], nz=1), PTO_SPECTROMETER, Optics())
+    four = EELSModel(_pbtio3([0.0, 0.3], nz=4), PTO_SPECTROMETER, Optics())
+    positions = np.random.default_rng(4).uniform(0.0, 7.8, (6, 2))
+    np.testing.assert_allclose(four.core_loss(positions), 4.0 * one.core_loss(positions), rtol=1e-5, atol=1e-14)
+
+
+def test_interpolated_model_vectorised_equals_single_positions() -> None:
+    model = EELSModel(_pbtio3([0.05, 0.333, 0.4]), PTO_SPECTROMETER, Optics())
+    positions = np.random.default_rng(9).uniform(-2.0, 14.0, (3, 4, 2))
+    batch = model.noise_free(positions)
+    for idx in np.ndindex(3, 4):
+        np.testing.assert_allclose(batch[idx], model.noise_free(positions[idx]), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("bad", [-0.2, 1.2, float("nan")])
+def test_off_centring_out_of_range_is_rejected(bad: float) -> None:
+    sample = _pbtio3([0.1, 0.1])
+    labels = np.array(sample.atom_labels["off_centring"])
+    labels[sample.indices_of("Ti")[0]] = bad
+    with pytest.raises(ConfigurationError, match="off_centring"):
+        EELSModel(sample.replace(atom_labels={"off_centring": labels}), PTO_SPECTROMETER, Optics())
+
+
+def test_non_numeric_off_centring_is_rejected() -> None:
+    sample = _pbtio3([0.1, 0.1])
+    labels = np.array(["a"] * len(sample))
+    with pytest.raises(ConfigurationError, match="off_centring"):
+        EELSModel(sample.replace(atom_labels={"off_centring": labels}), PTO_SPECTROMETER, Optics())
+
+
+def test_off_centring_of_other_elements_is_ignored() -> None:
+    """Only Ti edges follow the label: a value on a Pb atom changes nothing."""
+    sample = _pbtio3([0.1, 0.1])
+    labels = np.array(sample.atom_labels["off_centring"])
+    labels[sample.indices_of("Pb")] = 7.0
+    a = EELSModel(sample, PTO_SPECTROMETER, Optics())
+    b = EELSModel(sample.replace(atom_labels={"off_centring": labels}), PTO_SPECTROMETER, Optics())
+    np.testing.assert_array_equal(a.template_matrix, b.template_matrix)
+
+
+def test_ti_l23_splitting_rejects_bad_input() -> None:
+    e = PTO_SPECTROMETER.energy_axis
+    with pytest.raises(ConfigurationError, match="shape"):
+        ti_l23_splitting(e, np.zeros(10))
+    with pytest.raises(ConfigurationError, match="window"):
+        ti_l23_splitting(Spectrometer().energy_axis, np.ones(2048))
+    assert np.isnan(ti_l23_splitting(e, np.zeros_like(e)))
