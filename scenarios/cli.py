@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", type=Path, required=True, help="output figure (.png, .pdf or .svg)")
     show.add_argument("--engine", default="fast", help="imaging engine: fast or abtem (default: fast)")
     show.add_argument("--pixels", type=int, default=256, help="scan size of the HAADF frame (default: 256)")
+    show.add_argument(
+        "--modality", default="all", help="extra panels: all, eels or 4dstem (a CoM vector map) (default: all)"
+    )
     show.add_argument("--seed", type=int, default=0, help="seed of the sample and the microscope (default: 0)")
     return parser
 
@@ -80,7 +83,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from stemtwin.twin.signals.imaging import IMAGING_ENGINES
     from stemtwin.twin.validation import require_choice, require_int
 
-    from .show import ShowSettings, default_sample, overview_figure
+    from .show import MODALITIES, ShowSettings, default_sample, overview_figure
 
     out: Path = args.out
     if out.suffix.lower() not in FIGURE_SUFFIXES:
@@ -89,7 +92,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--out: folder {str(out.parent)!r} does not exist.")
     require_choice("engine", args.engine, IMAGING_ENGINES)
     pixels = require_int("--pixels", args.pixels, minimum=8, maximum=2048)
-    settings = ShowSettings(pixels=pixels, engine=args.engine, seed=args.seed)
+    modality = require_choice("modality", args.modality, MODALITIES)
+    settings = ShowSettings(pixels=pixels, engine=args.engine, modality=modality, seed=args.seed)
     sample = Sample.from_file(args.structure) if args.structure else default_sample(args.sample, args.seed)
     fig = overview_figure(sample, settings)
     _atomic_savefig(fig, out)

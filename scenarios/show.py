@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib
 
@@ -11,10 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from stemtwin.twin import Microscope, Sample, ScanNoise, build_graphene  # noqa: E402
-from stemtwin.twin.observations import Image, Spectrum  # noqa: E402
+from stemtwin.twin import Microscope, Optics, Sample, ScanNoise, Spectrometer, build_sample  # noqa: E402
+from stemtwin.twin.observations import CenterOfMassMap, Image, Spectrum  # noqa: E402
 
-__all__ = ["ShowSettings", "default_sample", "overview_figure"]
+__all__ = ["ShowSettings", "ShowPreset", "PRESETS", "MODALITIES", "default_sample", "overview_figure"]
+
+#: What ``--modality`` selects: the panels drawn besides the ground truth and the HAADF frame.
+MODALITIES = ("all", "eels", "4dstem")
 
 #: Colours of site classes, by name; anything else cycles through the default colours.
 CLASS_COLOURS = {
@@ -23,8 +26,74 @@ CLASS_COLOURS = {
     "Si_3fold": "#d62728",
     "Si_4fold": "#ff7f0e",
     "C_vacancy_edge": "#2ca02c",
+    "Mo": "#1f77b4",
+    "Re": "#d62728",
+    "S2": "#e0c000",
+    "S1": "#8c564b",
+    "Pb": "#555555",
+    "Ti": "#1f77b4",
+    "O_apical": "#d62728",
+    "O_equatorial": "#ff9896",
     "atom": "#555555",
 }
+
+
+@dataclass(frozen=True)
+class ShowPreset:
+    """Instrument settings and sites that suit one sample family.
+
+    Parameters
+    ----------
+    optics
+        Probe-forming optics.
+    spectrometer
+        Spectrometer covering the family's edges.
+    sites
+        Site classes whose spectra are drawn, in order.
+    edge_window
+        Energy window of the edge panel [eV].
+    edge_title
+        Title of the edge panel.
+    parameters
+        Builder parameters of the default sample.
+    """
+
+    optics: Optics
+    spectrometer: Spectrometer
+    sites: tuple[str, ...]
+    edge_window: tuple[float, float]
+    edge_title: str
+    parameters: dict = field(default_factory=dict)
+
+
+#: Per-family presets: 2-D materials at 80 kV (below the C knock-on threshold), oxides at 200 kV.
+PRESETS: dict[str, ShowPreset] = {
+    "graphene": ShowPreset(
+        Optics(energy=80e3, semiangle_cutoff=30),
+        Spectrometer(),
+        ("Si_3fold", "Si_4fold", "C_pristine"),
+        (85.0, 140.0),
+        "Si L2,3 (onset 99 eV)",
+        {"extent": (30.0, 30.0), "n_si_3fold": 2, "n_si_4fold": 2, "n_monovacancies": 2, "n_divacancies": 1},
+    ),
+    "mos2-res2": ShowPreset(
+        Optics(energy=80e3, semiangle_cutoff=30),
+        Spectrometer(),
+        ("Mo", "Re", "S2"),
+        (150.0, 300.0),
+        "S L2,3 (165 eV) and Mo M4,5 (227 eV)",
+        {"extent": (30.0, 30.0), "re_fraction": 0.3, "w1": 1.0, "n_s_vacancies": 3},
+    ),
+    "ferroelectric": ShowPreset(
+        Optics(energy=200e3, semiangle_cutoff=25),
+        Spectrometer(offset=420.0, dispersion=0.1, channels=2048),
+        ("Ti", "O_equatorial", "Pb"),
+        (450.0, 475.0),
+        "Ti L2,3 (t2g/eg)",
+        {"extent": (39.0, 39.0), "initial": "stripes"},
+    ),
+}
+_GENERIC = ShowPreset(Optics(), Spectrometer(), ("atom",), (-5.0, 330.0), "spectrum")
 
 
 @dataclass(frozen=True)
@@ -36,7 +105,9 @@ class ShowSettings:
     pixels
         Scan size of the HAADF frame.
     engine
-        Imaging engine name.
+        Signal engine name.
+    modality
+        ``"all"`` (EELS and 4D-STEM panels), ``"eels"`` or ``"4dstem"``.
     spectrum_dwell
         Exposure of each spectrum [s]; single-atom core-loss spectra need a long dwell.
     spectrum_binning
@@ -47,20 +118,16 @@ class ShowSettings:
 
     pixels: int = 256
     engine: str = "fast"
+    modality: str = "all"
     spectrum_dwell: float = 0.5
     spectrum_binning: int = 5
     seed: int = 0
 
 
 def default_sample(name: str, seed: int) -> Sample:
-    """The sample ``stemtwin show NAME`` draws: a 3 nm graphene sheet with both kinds of Si and vacancies."""
-    if name == "graphene":
-        return build_graphene(
-            (30.0, 30.0), n_si_3fold=2, n_si_4fold=2, n_monovacancies=2, n_divacancies=1, rng=seed
-        )
-    from stemtwin.twin import build_sample
-
-    return build_sample(name, rng=seed)
+    """The sample ``stemtwin show NAME`` draws, with the family's preset parameters."""
+    preset = PRESETS.get(name)
+    return build_sample(name, rng=seed, **(preset.parameters if preset else {}))
 
 
 def _plot_truth(ax: plt.Axes, sample: Sample) -> None:
@@ -69,9 +136,9 @@ def _plot_truth(ax: plt.Axes, sample: Sample) -> None:
         mask = sample.site_class == index
         if not mask.any():
             continue
-        big = not name.startswith("C_pristine")
+        big = name not in ("C_pristine", "S2", "O_apical", "O_equatorial", "atom")
         ax.scatter(
-            xy[mask, 0], xy[mask, 1], s=28 if big else 10, c=CLASS_COLOURS.get(name), label=f"{name} ({mask.sum()})",
+            xy[mask, 0], xy[mask, 1], s=26 if big else 9, c=CLASS_COLOURS.get(name), label=f"{name} ({mask.sum()})",
             edgecolors="k" if big else "none", linewidths=0.4, zorder=3 if big else 2,
         )
     ax.set_xlim(0, sample.extent[0])
@@ -98,16 +165,35 @@ def _plot_image(ax: plt.Axes, fig: Figure, image: Image) -> None:
     fig.colorbar(shown, ax=ax, label="counts", fraction=0.046)
 
 
+def _plot_com(ax: plt.Axes, fig: Figure, com: CenterOfMassMap) -> None:
+    x0, y0 = com.origin
+    nx, ny = com.array.shape[:2]
+    extent = (x0, x0 + nx * com.sampling[0], y0, y0 + ny * com.sampling[1])
+    shown = ax.imshow(com.magnitude.T, origin="lower", extent=extent, cmap="magma")
+    step = max(1, nx // 24)
+    xs = x0 + (np.arange(nx) + 0.5) * com.sampling[0]
+    ys = y0 + (np.arange(ny) + 0.5) * com.sampling[1]
+    gx, gy = np.meshgrid(xs[::step], ys[::step], indexing="ij")
+    vx = com.array[::step, ::step, 0]
+    vy = com.array[::step, ::step, 1]
+    ax.quiver(gx, gy, vx, vy, color="cyan", angles="xy", pivot="mid", width=0.004)
+    ax.set_xlabel("x [Å]")
+    ax.set_ylabel("y [Å]")
+    ax.set_title(f"4D-STEM centre of mass {nx}×{ny}: |CoM| and direction")
+    fig.colorbar(shown, ax=ax, label="|CoM| [mrad]", fraction=0.046)
+
+
 def _plot_spectra(
     ax: plt.Axes, spectra: dict[str, Spectrum], window: tuple[float, float], title: str, log: bool, binning: int
 ) -> None:
+    first = next(iter(spectra.values()))
+    dispersion = float(first.energy[1] - first.energy[0])
     for label, spectrum in spectra.items():
         mask = (spectrum.energy >= window[0]) & (spectrum.energy <= window[1])
         n = mask.sum() // binning * binning
         energy = spectrum.energy[mask][:n].reshape(-1, binning).mean(axis=1)
         counts = spectrum.array[mask][:n].reshape(-1, binning).sum(axis=1)
         ax.step(energy, counts, where="mid", lw=0.9, label=label)
-    dispersion = float(next(iter(spectra.values())).energy[1] - next(iter(spectra.values())).energy[0])
     ax.set_xlabel("energy loss [eV]")
     ax.set_ylabel(f"counts per {binning * dispersion:g} eV")
     if log:
@@ -122,7 +208,7 @@ def _representative_site(sample: Sample, cls: str) -> np.ndarray:
     xy = sample.positions[:, :2]
     defects = xy[sample.defect_id >= 0]
     if len(defects) == 0 or sample.defect_id[members[0]] >= 0:
-        return xy[members[0]]
+        return xy[members[len(members) // 2]]
     box = np.array(sample.extent)
     d = np.abs(xy[members][:, None, :] - defects[None, :, :])
     d = np.minimum(d, box - d)
@@ -133,24 +219,53 @@ def _representative_site(sample: Sample, cls: str) -> np.ndarray:
 def overview_figure(sample: Sample, settings: ShowSettings) -> Figure:
     """Build the ``stemtwin show`` figure.
 
-    Panels: the ground-truth atoms coloured by site class; a noisy, distorted HAADF frame; and
-    EELS spectra at a 3-fold Si, a 4-fold Si and a pristine site (when the sample has them).
+    Panels: the ground-truth atoms coloured by site class; a noisy, distorted HAADF frame; with
+    ``modality`` ``"all"`` or ``"4dstem"`` a 4D-STEM centre-of-mass vector map; with ``"all"`` or
+    ``"eels"`` EELS spectra at representative sites (for graphene: a 3-fold Si, a 4-fold Si and a
+    pristine site).
     """
-    scope = Microscope(sample, engine=settings.engine, scan_noise=ScanNoise.typical(), rng=settings.seed)
+    preset = PRESETS.get(sample.name, _GENERIC)
+    kwargs = {"optics": preset.optics, "spectrometer": preset.spectrometer, "engine": settings.engine}
+    scope = Microscope(sample, scan_noise=ScanNoise.typical(), rng=settings.seed, **kwargs)
     image = scope.acquire_image(pixels=settings.pixels)
-    # Spectra are taken with the beam parked on the true sites (no drift), to show each site's signature.
-    parked = Microscope(sample, engine=settings.engine, scan_noise=ScanNoise.none(), rng=settings.seed + 1)
+    panels = ["truth", "image"]
+    com = None
+    if settings.modality in ("all", "4dstem"):
+        com = scope.acquire_4dstem(pixels=min(settings.pixels, 96), output="com")
+        panels.append("com")
     spectra: dict[str, Spectrum] = {}
-    for cls in ("Si_3fold", "Si_4fold", "C_pristine", "atom"):
-        if cls in sample.site_class_names and len(sample.indices_of(cls)):
-            xy = _representative_site(sample, cls)
-            spectra[f"{cls} at ({xy[0]:.1f}, {xy[1]:.1f}) Å"] = parked.acquire_spectrum(xy, dwell_time=settings.spectrum_dwell)
-    fig, axes = plt.subplots(2, 2, figsize=(13, 11), layout="constrained")
-    _plot_truth(axes[0, 0], sample)
-    _plot_image(axes[0, 1], fig, image)
-    if spectra:
-        dwell = f"{settings.spectrum_dwell:g} s parked on each site"
-        _plot_spectra(axes[1, 0], spectra, (85.0, 140.0), f"EELS Si L2,3 (onset 99 eV), {dwell}", False, settings.spectrum_binning)
-        _plot_spectra(axes[1, 1], spectra, (-5.0, 330.0), "EELS full range: ZLP, plasmons, Si L2,3, C K", True, settings.spectrum_binning)
-    fig.suptitle(f"stemtwin: {sample.name}, {scope.optics.energy / 1e3:.0f} kV, engine '{settings.engine}', seed {settings.seed}")
+    if settings.modality in ("all", "eels"):
+        # Spectra are taken with the beam parked on the true sites (no drift), to show each site's signature.
+        parked = Microscope(sample, scan_noise=ScanNoise.none(), rng=settings.seed + 1, **kwargs)
+        for cls in preset.sites:
+            if cls in sample.site_class_names and len(sample.indices_of(cls)):
+                xy = _representative_site(sample, cls)
+                spectra[f"{cls} at ({xy[0]:.1f}, {xy[1]:.1f}) Å"] = parked.acquire_spectrum(
+                    xy, dwell_time=settings.spectrum_dwell
+                )
+        if spectra:
+            panels += ["edge", "full"]
+    columns = 2 if len(panels) <= 4 else 3
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 5.5 * rows), layout="constrained", squeeze=False)
+    flat = list(axes.ravel())
+    for ax, panel in zip(flat, panels, strict=False):
+        if panel == "truth":
+            _plot_truth(ax, sample)
+        elif panel == "image":
+            _plot_image(ax, fig, image)
+        elif panel == "com" and com is not None:
+            _plot_com(ax, fig, com)
+        elif panel == "edge":
+            dwell = f"{settings.spectrum_dwell:g} s parked on each site"
+            _plot_spectra(ax, spectra, preset.edge_window, f"EELS {preset.edge_title}, {dwell}", False, settings.spectrum_binning)
+        elif panel == "full":
+            lo, hi = preset.spectrometer.energy_range
+            _plot_spectra(ax, spectra, (lo, hi), "EELS full range", True, settings.spectrum_binning)
+    for ax in flat[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"stemtwin: {sample.name}, {scope.optics.energy / 1e3:.0f} kV, {scope.optics.semiangle_cutoff:g} mrad, "
+        f"engine '{settings.engine}', seed {settings.seed}"
+    )
     return fig

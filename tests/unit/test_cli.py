@@ -13,7 +13,7 @@ from stemtwin.twin import build_graphene
 def test_list_names_samples_engines_detectors(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for word in ("graphene", "fast", "abtem", "haadf", "abf"):
+    for word in ("graphene", "mos2-res2", "ferroelectric", "fast", "abtem", "haadf", "abf"):
         assert word in out
 
 
@@ -22,6 +22,15 @@ def test_show_writes_a_png(tmp_path) -> None:
     assert main(["show", "graphene", "--out", str(out), "--pixels", "64"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in tmp_path.iterdir() if p.name != "graphene.png"]  # no temporary left behind
+
+
+@pytest.mark.parametrize(
+    ("sample", "modality"), [("mos2-res2", "all"), ("ferroelectric", "all"), ("graphene", "4dstem")]
+)
+def test_show_every_family_and_modality(tmp_path, sample: str, modality: str) -> None:
+    out = tmp_path / f"{sample}.png"
+    assert main(["show", sample, "--modality", modality, "--out", str(out), "--pixels", "32"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_show_a_structure_file(tmp_path) -> None:
@@ -38,6 +47,7 @@ def test_show_a_structure_file(tmp_path) -> None:
         (["show", "graphite", "--out", "{tmp}/x.png"], "Did you mean 'graphene'"),
         (["show", "--engine", "fastt", "--out", "{tmp}/x.png"], "Did you mean 'fast'"),
         (["show", "--pixels", "0", "--out", "{tmp}/x.png"], "--pixels"),
+        (["show", "--modality", "cbed", "--out", "{tmp}/x.png"], "Unknown modality"),
         (["show", "--out", "{tmp}/x.jpgg"], "--out"),
         (["show", "--out", "{tmp}/missing/x.png"], "does not exist"),
         (["show", "--structure", "{tmp}/none.cif", "--out", "{tmp}/x.png"], "none.cif"),

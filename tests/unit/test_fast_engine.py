@@ -103,3 +103,15 @@ def test_fresh_settings_are_calibrated_once_and_cached(abtem_module) -> None:
     assert entries
     again = element_calibrations(["C"], optics, HAADFDetector())["C"]
     assert again == first
+
+
+def test_alloy_weights_come_from_its_reference_lattice() -> None:
+    from stemtwin.twin.samples import build_mos2_res2
+
+    sample = build_mos2_res2((12.6, 16.4), re_fraction=0.3, rng=1)
+    cal = FastEngine().calibrations(sample, Optics(energy=80e3), HAADFDetector())
+    assert {c.context for c in cal.values()} == {"mos2-res2"}
+    assert {c.source for c in cal.values()} == {"shipped"}
+    isolated = element_calibrations(["Mo", "Re"], Optics(energy=80e3), HAADFDetector())
+    # In the lattice Re/Mo contrast is stronger than for isolated atoms (channelling).
+    assert cal["Re"].weight / cal["Mo"].weight > isolated["Re"].weight / isolated["Mo"].weight

@@ -62,7 +62,9 @@ class FastEngine:
 
     def calibrations(self, sample: Sample, optics: Optics, detector: AnnularDetector) -> dict[str, ElementCalibration]:
         """Per-element weights and blurs used for this sample."""
-        return element_calibrations(np.unique(sample.elements), optics, detector, method=self.calibration)
+        return element_calibrations(
+            np.unique(sample.elements), optics, detector, method=self.calibration, context=sample.name
+        )
 
     def intensity_field(self, sample: Sample, optics: Optics, detector: AnnularDetector) -> PeriodicField:
         """The noise-free detector signal over the whole cell (fraction of the incident beam)."""
