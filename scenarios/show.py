@@ -56,6 +56,8 @@ class ShowPreset:
         Title of the edge panel.
     parameters
         Builder parameters of the default sample.
+    spectrum_dwell
+        Exposure of each spectrum [s]; single-atom core-loss spectra need a long dwell.
     """
 
     optics: Optics
@@ -64,6 +66,7 @@ class ShowPreset:
     edge_window: tuple[float, float]
     edge_title: str
     parameters: dict = field(default_factory=dict)
+    spectrum_dwell: float = 0.5
 
 
 #: Per-family presets: 2-D materials at 80 kV (below the C knock-on threshold), oxides at 200 kV.
@@ -91,6 +94,7 @@ PRESETS: dict[str, ShowPreset] = {
         (450.0, 475.0),
         "Ti L2,3 (t2g/eg)",
         {"extent": (39.0, 39.0), "initial": "stripes"},
+        spectrum_dwell=5.0,  # the slab is one unit cell thick
     ),
 }
 _GENERIC = ShowPreset(Optics(), Spectrometer(), ("atom",), (-5.0, 330.0), "spectrum")
@@ -108,8 +112,6 @@ class ShowSettings:
         Signal engine name.
     modality
         ``"all"`` (EELS and 4D-STEM panels), ``"eels"`` or ``"4dstem"``.
-    spectrum_dwell
-        Exposure of each spectrum [s]; single-atom core-loss spectra need a long dwell.
     spectrum_binning
         Channels summed per plotted point in the spectrum panels.
     seed
@@ -119,7 +121,6 @@ class ShowSettings:
     pixels: int = 256
     engine: str = "fast"
     modality: str = "all"
-    spectrum_dwell: float = 0.5
     spectrum_binning: int = 5
     seed: int = 0
 
@@ -141,12 +142,20 @@ def _plot_truth(ax: plt.Axes, sample: Sample) -> None:
             xy[mask, 0], xy[mask, 1], s=26 if big else 9, c=CLASS_COLOURS.get(name), label=f"{name} ({mask.sum()})",
             edgecolors="k" if big else "none", linewidths=0.4, zorder=3 if big else 2,
         )
+    title = "Ground truth: atoms by site class"
+    if "Px" in sample.atom_labels and "Ti" in sample.site_class_names:
+        ti = sample.indices_of("Ti")
+        ax.quiver(
+            xy[ti, 0], xy[ti, 1], sample.atom_labels["Px"][ti], sample.atom_labels["Py"][ti],
+            color="k", angles="xy", pivot="mid", width=0.004, zorder=4,
+        )
+        title += " and polarization P"
     ax.set_xlim(0, sample.extent[0])
     ax.set_ylim(0, sample.extent[1])
     ax.set_aspect("equal")
     ax.set_xlabel("x [Å]")
     ax.set_ylabel("y [Å]")
-    ax.set_title("Ground truth: atoms by site class")
+    ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8, frameon=False)
 
 
@@ -166,21 +175,29 @@ def _plot_image(ax: plt.Axes, fig: Figure, image: Image) -> None:
 
 
 def _plot_com(ax: plt.Axes, fig: Figure, com: CenterOfMassMap) -> None:
+    """DPC-style colour wheel: hue is the CoM direction, brightness its magnitude."""
+    from matplotlib.colors import hsv_to_rgb
+
     x0, y0 = com.origin
     nx, ny = com.array.shape[:2]
     extent = (x0, x0 + nx * com.sampling[0], y0, y0 + ny * com.sampling[1])
-    shown = ax.imshow(com.magnitude.T, origin="lower", extent=extent, cmap="magma")
-    step = max(1, nx // 24)
-    xs = x0 + (np.arange(nx) + 0.5) * com.sampling[0]
-    ys = y0 + (np.arange(ny) + 0.5) * com.sampling[1]
-    gx, gy = np.meshgrid(xs[::step], ys[::step], indexing="ij")
-    vx = com.array[::step, ::step, 0]
-    vy = com.array[::step, ::step, 1]
-    ax.quiver(gx, gy, vx, vy, color="cyan", angles="xy", pivot="mid", width=0.004)
+    scale = float(np.percentile(com.magnitude, 99)) or 1.0
+    hsv = np.stack(
+        [(com.angle.T + np.pi) / (2 * np.pi), np.ones((ny, nx)), np.clip(com.magnitude.T / scale, 0, 1)], axis=-1
+    )
+    ax.imshow(hsv_to_rgb(hsv), origin="lower", extent=extent)
     ax.set_xlabel("x [Å]")
     ax.set_ylabel("y [Å]")
-    ax.set_title(f"4D-STEM centre of mass {nx}×{ny}: |CoM| and direction")
-    fig.colorbar(shown, ax=ax, label="|CoM| [mrad]", fraction=0.046)
+    ax.set_title(f"4D-STEM CoM {nx}×{ny}: hue = direction, brightness = |CoM| (≤ {scale:.2g} mrad)")
+    wheel = ax.inset_axes((0.80, 0.80, 0.18, 0.18))
+    t = np.linspace(-1, 1, 64)
+    gx, gy = np.meshgrid(t, t, indexing="xy")
+    r = np.hypot(gx, gy)
+    hue = (np.arctan2(gy, gx) + np.pi) / (2 * np.pi)
+    disc = hsv_to_rgb(np.stack([hue, np.ones_like(r), np.clip(r, 0, 1)], axis=-1))
+    disc[r > 1] = 1.0
+    wheel.imshow(disc, origin="lower")
+    wheel.set_axis_off()
 
 
 def _plot_spectra(
@@ -241,7 +258,7 @@ def overview_figure(sample: Sample, settings: ShowSettings) -> Figure:
             if cls in sample.site_class_names and len(sample.indices_of(cls)):
                 xy = _representative_site(sample, cls)
                 spectra[f"{cls} at ({xy[0]:.1f}, {xy[1]:.1f}) Å"] = parked.acquire_spectrum(
-                    xy, dwell_time=settings.spectrum_dwell
+                    xy, dwell_time=preset.spectrum_dwell
                 )
         if spectra:
             panels += ["edge", "full"]
@@ -257,7 +274,7 @@ def overview_figure(sample: Sample, settings: ShowSettings) -> Figure:
         elif panel == "com" and com is not None:
             _plot_com(ax, fig, com)
         elif panel == "edge":
-            dwell = f"{settings.spectrum_dwell:g} s parked on each site"
+            dwell = f"{preset.spectrum_dwell:g} s parked on each site"
             _plot_spectra(ax, spectra, preset.edge_window, f"EELS {preset.edge_title}, {dwell}", False, settings.spectrum_binning)
         elif panel == "full":
             lo, hi = preset.spectrometer.energy_range

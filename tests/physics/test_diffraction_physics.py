@@ -83,3 +83,18 @@ def test_disks_overlap_according_to_alpha_and_bragg_angle(alpha: float) -> None:
         assert between > 0.05 * inside
     else:
         assert between < 1e-4 * inside
+
+
+def test_abtem_patterns_are_cached_per_position(small_graphene, abtem_module, monkeypatch) -> None:
+    import stemtwin.twin.signals.diffraction_abtem as module
+
+    optics, camera = Optics(), DiffractionCamera(pixels=32)
+    positions = np.array([[1.0, 2.0], [3.0, 4.0]])
+    first = AbtemDiffractionEngine().patterns(small_graphene, optics, camera, positions)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached position was simulated again")
+
+    monkeypatch.setattr(module, "abtem_patterns", refuse)
+    again = AbtemDiffractionEngine().patterns(small_graphene, optics, camera, positions[::-1])
+    assert np.array_equal(again, first[::-1])
