@@ -8,7 +8,9 @@ act on the sample. Observations carry counts and metadata only; the ground truth
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 from .detectors import AnnularDetector, DiffractionCamera, get_detector
 from .dose import Dose
 from .dose_ledger import DoseLedger
-from .dynamics import BeamDynamics, Event, Exposure
+from .dynamics import BeamDynamics, Event, Exposure, default_dynamics
 from .errors import ConfigurationError, FieldOfViewError
 from .observations import CenterOfMassMap, DiffractionPattern, FourDSTEM, Image, Spectrum, SpectrumImage
 from .optics import Optics
@@ -41,6 +43,8 @@ MAX_PIXELS = 4096
 MAX_4DSTEM_VALUES = 1 << 28
 #: Outputs of :meth:`Microscope.acquire_4dstem`.
 FOURD_OUTPUTS = ("patterns", "com")
+#: Sample snapshots kept in the ground truth (the oldest are dropped, so memory stays bounded).
+MAX_SNAPSHOTS = 64
 #: Gaussian σ of the probe intensity used by the EELS model [Å] (FWHM 0.8 Å, PHYSICS.md).
 EELS_PROBE_SIGMA = 0.8 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -134,7 +138,9 @@ class Microscope:
     read_noise
         Gaussian read noise of the detectors [counts].
     dynamics
-        Beam-dynamics processes applied after every acquisition.
+        Beam-dynamics processes that act during every acquisition, or ``"auto"`` for the sample
+        family's default model (:func:`stemtwin.twin.dynamics.default_dynamics`). The default,
+        no dynamics, is the "pre-acquired data" mode: the sample never changes.
     rng
         Seed or generator; split into independent streams for the scan, noise and dynamics.
     """
@@ -152,7 +158,7 @@ class Microscope:
         engine: str | ImagingEngine = "fast",
         calibration: str = "abtem",
         read_noise: float = 0.0,
-        dynamics: Sequence[BeamDynamics] = (),
+        dynamics: Sequence[BeamDynamics] | str = (),
         rng: RNGLike = None,
     ) -> None:
         if not isinstance(sample, Sample):
@@ -177,6 +183,9 @@ class Microscope:
         self.engine = get_imaging_engine(engine, calibration=calibration)
         self.diffraction_engine: DiffractionEngine = get_diffraction_engine(engine if isinstance(engine, str) else "fast")
         self.read_noise = require_non_negative("read_noise", read_noise, "counts")
+        if isinstance(dynamics, str):
+            require_choice("dynamics", dynamics, ("auto",))
+            dynamics = default_dynamics(sample)
         for process in dynamics:
             if not isinstance(process, BeamDynamics):
                 raise ConfigurationError(
@@ -190,7 +199,8 @@ class Microscope:
         self._events: list[Event] = []
         self._ledger = DoseLedger(sample.extent, self.optics)
         self._last: AcquisitionTruth | None = None
-        self._eels: tuple[str, EELSModel] | None = None
+        self._snapshots: deque[tuple[float, Sample]] = deque([(0.0, sample)], maxlen=MAX_SNAPSHOTS)
+        self._eels: tuple[Sample, EELSModel] | None = None
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -211,6 +221,7 @@ class Microscope:
             events=tuple(self._events),
             dose_map=self._ledger.dose_map(),
             last_acquisition=self._last,
+            snapshots=tuple(self._snapshots),
         )
 
     def dose_map(self) -> DoseMap:
@@ -254,13 +265,14 @@ class Microscope:
         dose = self.dose if dose is None else dose
         if not isinstance(dose, Dose):
             raise ConfigurationError(f"`dose` must be a Dose, got {type(dose).__name__}.")
-        field = self.engine.intensity_field(self._sample, self.optics, det)
+        self.engine.intensity_field(self._sample, self.optics, det)  # fail early, before any dose
         path = scan_path(fov.origin, fov.extent, shape, dose, self._position_error, self.scan_noise, t0=self._clock)
-        noise_free = field.at(path.actual)
+        start = self._clock
+        noise_free = self._measure_along(
+            path, lambda sample, xy: self.engine.intensity_field(sample, self.optics, det).at(xy), dose, "image"
+        )
         electrons = dose.electrons_per_position
         counts = detector_counts(noise_free, electrons, self._streams["noise"], self.read_noise)
-        start = self._clock
-        self._record(path, noise_free, "image", dose, electrons)
         return Image(
             array=counts,
             sampling=(fov.extent[0] / shape[0], fov.extent[1] / shape[1]),
@@ -280,15 +292,12 @@ class Microscope:
         """
         position = self._as_position(xy)
         dose = self._exposure_dose(dwell_time, self.spectrometer.exposure)
-        t = np.full((1, 1), self._clock)
-        actual = position[None, None, :] + self._position_error.displacement(t)
-        model = self._eels_model()
-        noise_free = model.noise_free(actual)[0, 0]
+        start = self._clock
+        noise_free = self._measure_along(
+            self._parked_path(position, dose), lambda sample, p: self._eels_model(sample).noise_free(p), dose, "spectrum"
+        )[0, 0]
         electrons = dose.electrons_per_position
         counts = detector_counts(noise_free, electrons, self._streams["noise"], self.read_noise)
-        start = self._clock
-        path = ScanPath(nominal=position[None, None, :], actual=actual, times=t, end_time=start + dose.dwell_time)
-        self._record(path, noise_free, "spectrum", dose, electrons)
         return Spectrum(
             array=counts,
             energy=self.spectrometer.energy_axis,
@@ -313,11 +322,12 @@ class Microscope:
         shape = _as_pixels(pixels)
         dose = self._exposure_dose(dwell_time, self.spectrometer.exposure)
         path = scan_path(fov.origin, fov.extent, shape, dose, self._position_error, self.scan_noise, t0=self._clock)
-        noise_free = self._eels_model().noise_free(path.actual)
+        start = self._clock
+        noise_free = self._measure_along(
+            path, lambda sample, p: self._eels_model(sample).noise_free(p), dose, "spectrum_image"
+        )
         electrons = dose.electrons_per_position
         counts = detector_counts(noise_free, electrons, self._streams["noise"], self.read_noise)
-        start = self._clock
-        self._record(path, noise_free, "spectrum_image", dose, electrons)
         return SpectrumImage(
             array=counts,
             energy=self.spectrometer.energy_axis,
@@ -338,14 +348,10 @@ class Microscope:
         """
         position = self._as_position(xy)
         dose = self._exposure_dose(dwell_time, self.camera.exposure)
-        t = np.full((1, 1), self._clock)
-        actual = position[None, None, :] + self._position_error.displacement(t)
-        noise_free = self.diffraction_engine.patterns(self._sample, self.optics, self.camera, actual)[0, 0]
+        start = self._clock
+        noise_free = self._measure_along(self._parked_path(position, dose), self._patterns, dose, "diffraction")[0, 0]
         electrons = dose.electrons_per_position
         counts = detector_counts(noise_free, electrons, self._streams["noise"], self.read_noise)
-        start = self._clock
-        path = ScanPath(nominal=position[None, None, :], actual=actual, times=t, end_time=start + dose.dwell_time)
-        self._record(path, noise_free, "diffraction", dose, electrons)
         return DiffractionPattern(
             array=counts,
             angular_sampling=self.camera.angular_sampling,
@@ -389,16 +395,15 @@ class Microscope:
         sampling = (fov.extent[0] / shape[0], fov.extent[1] / shape[1])
         start = self._clock
         if output == "com" and isinstance(self.diffraction_engine, FastDiffractionEngine):
-            mx, my, vx, vy = self.diffraction_engine.center_of_mass(self._sample, self.optics, self.camera)
-            noise_free = np.stack([mx.at(path.actual), my.at(path.actual)], axis=-1)
-            spread = np.sqrt(np.stack([vx.at(path.actual), vy.at(path.actual)], axis=-1) / max(electrons, 1e-12))
+            moments = self._measure_along(path, self._com_moments, dose, "4dstem_com")
+            noise_free = moments[..., :2]
+            spread = np.sqrt(moments[..., 2:] / max(electrons, 1e-12))
             measured = noise_free + spread * noise.standard_normal(noise_free.shape)
-            self._record(path, noise_free, "4dstem_com", dose, electrons)
+            self._last = dataclasses.replace(self._last, noise_free=noise_free)  # type: ignore[arg-type]
         else:
-            patterns = self.diffraction_engine.patterns(self._sample, self.optics, self.camera, path.actual)
+            patterns = self._measure_along(path, self._patterns, dose, "4dstem")
             counts = detector_counts(patterns, electrons, noise, self.read_noise)
             if output == "patterns":
-                self._record(path, patterns, "4dstem", dose, electrons)
                 return FourDSTEM(
                     array=counts,
                     angular_sampling=self.camera.angular_sampling,
@@ -407,7 +412,9 @@ class Microscope:
                     metadata=self._metadata(dose, electrons, start, camera_pixels=self.camera.pixels),
                 )
             measured = center_of_mass(counts, self.camera)
-            self._record(path, center_of_mass(patterns, self.camera), "4dstem_com", dose, electrons)
+            self._last = dataclasses.replace(  # type: ignore[arg-type]
+                self._last, kind="4dstem_com", noise_free=center_of_mass(patterns, self.camera)
+            )
         return CenterOfMassMap(
             array=measured.astype(np.float32),
             sampling=sampling,
@@ -432,11 +439,23 @@ class Microscope:
         dwell = default if dwell_time is None else require_positive("dwell_time", dwell_time, "s")
         return Dose(current=self.dose.current, dwell_time=dwell, flyback_time=self.dose.flyback_time)
 
-    def _eels_model(self) -> EELSModel:
-        key = self._sample.content_hash()
-        if self._eels is None or self._eels[0] != key:
-            self._eels = (key, EELSModel(self._sample, self.spectrometer, self.optics, probe_sigma=EELS_PROBE_SIGMA))
+    def _eels_model(self, sample: Sample) -> EELSModel:
+        if self._eels is None or self._eels[0] is not sample:
+            self._eels = (sample, EELSModel(sample, self.spectrometer, self.optics, probe_sigma=EELS_PROBE_SIGMA))
         return self._eels[1]
+
+    def _patterns(self, sample: Sample, positions: np.ndarray) -> np.ndarray:
+        return self.diffraction_engine.patterns(sample, self.optics, self.camera, positions)
+
+    def _com_moments(self, sample: Sample, positions: np.ndarray) -> np.ndarray:
+        fields = self.diffraction_engine.center_of_mass(sample, self.optics, self.camera)  # type: ignore[attr-defined]
+        return np.stack([f.at(positions) for f in fields], axis=-1)
+
+    def _parked_path(self, position: np.ndarray, dose: Dose) -> ScanPath:
+        """The path of a parked beam: one position for ``dose.dwell_time``, moved by the drift."""
+        t = np.full((1, 1), self._clock)
+        actual = position[None, None, :] + self._position_error.displacement(t)
+        return ScanPath(nominal=position[None, None, :], actual=actual, times=t, end_time=self._clock + dose.dwell_time)
 
     def _metadata(self, dose: Dose, electrons: float, start: float, **extra: Any) -> dict[str, Any]:
         return {
@@ -452,9 +471,46 @@ class Microscope:
             **extra,
         }
 
-    def _record(self, path: ScanPath, noise_free: np.ndarray, kind: str, dose: Dose, electrons: float) -> None:
-        positions = path.actual.reshape(-1, 2)
-        self._ledger.add(positions, electrons)
+    def _measure_along(
+        self,
+        path: ScanPath,
+        measure: Callable[[Sample, np.ndarray], np.ndarray],
+        dose: Dose,
+        kind: str,
+    ) -> np.ndarray:
+        """Evaluate a noise-free signal along a scan path while the beam acts on the sample.
+
+        Without dynamics the whole path is evaluated at once. With dynamics it is evaluated one
+        scan line at a time (one position for a parked beam); after each line the dynamics receive
+        that line's exposure, so an event mid-scan shows from the next line on. Every electron is
+        entered in the dose ledger, the clock moves to the end of the path, and the noise-free
+        signal and real probe path become the latest acquisition's ground truth.
+
+        Parameters
+        ----------
+        measure
+            ``measure(sample, positions (..., 2)) -> ndarray (..., *signal_shape)``.
+        """
+        electrons = dose.electrons_per_position
+        if not self.dynamics:
+            noise_free = measure(self._sample, path.actual)
+        else:
+            lines = []
+            for j in range(path.actual.shape[1]):
+                positions = path.actual[:, j : j + 1]
+                lines.append(measure(self._sample, positions))
+                exposure = Exposure(
+                    positions=positions[:, 0],
+                    electrons=np.full(positions.shape[0], electrons),
+                    times=path.times[:, j],
+                    dwell_time=dose.dwell_time,
+                    energy=self.optics.energy,
+                    current=dose.current,
+                    kind=kind,
+                )
+                self._apply_dynamics(exposure)
+            noise_free = np.concatenate(lines, axis=1)
+        self._ledger.add(path.actual.reshape(-1, 2), electrons)
         self._clock = float(path.end_time)
         self._last = AcquisitionTruth(
             kind=kind,
@@ -463,18 +519,12 @@ class Microscope:
             actual_positions=path.actual,
             times=path.times,
         )
-        if not self.dynamics:
-            return
-        order = np.argsort(path.times, axis=None, kind="stable")
-        exposure = Exposure(
-            positions=positions[order],
-            electrons=np.full(len(positions), electrons),
-            times=path.times.reshape(-1)[order],
-            dwell_time=dose.dwell_time,
-            energy=self.optics.energy,
-            current=dose.current,
-            kind=kind,
-        )
+        return noise_free
+
+    def _apply_dynamics(self, exposure: Exposure) -> None:
+        before = self._sample
         for process in self.dynamics:
             self._sample, events = process.evolve(self._sample, exposure, self._streams["dynamics"])
             self._events.extend(events)
+        if self._sample is not before:
+            self._snapshots.append((float(exposure.times[-1] + exposure.dwell_time), self._sample))

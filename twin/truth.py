@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dynamics import Event
+from .dynamics.base import Event
 from .samples.sample import Sample
 
 __all__ = ["AcquisitionTruth", "DoseMap", "Truth"]
@@ -77,6 +77,9 @@ class Truth:
         Dose delivered so far.
     last_acquisition
         Noise-free signal and real probe path of the latest acquisition, if any.
+    snapshots
+        ``(time [s], sample)`` at the start and after every change, oldest first; the most
+        recent ``MAX_SNAPSHOTS`` are kept (the event log keeps every event).
     """
 
     sample: Sample
@@ -84,3 +87,4 @@ class Truth:
     events: tuple[Event, ...]
     dose_map: DoseMap
     last_acquisition: AcquisitionTruth | None
+    snapshots: tuple[tuple[float, Sample], ...] = ()

@@ -109,13 +109,67 @@ class _CountingDynamics:
         return sample, [Event(time=float(exposure.times[-1]), kind="exposed", details={"n": len(exposure.positions)})]
 
 
-def test_dynamics_receive_every_exposure(defect_graphene) -> None:
+def test_dynamics_receive_every_scan_line(defect_graphene) -> None:
     scope = Microscope(defect_graphene, dynamics=[_CountingDynamics()], rng=0)
     scope.acquire_image(pixels=8)
     scope.acquire_spectrum((3.0, 3.0))
     events = scope.truth().events
-    assert [e.details["n"] for e in events] == [64, 1]
-    assert events[0].time < events[1].time
+    assert [e.details["n"] for e in events] == [8] * 8 + [1]  # one exposure per scan line
+    assert all(a.time < b.time for a, b in zip(events, events[1:]))
+
+
+class _RemoveSiAt:
+    """A toy process that removes every Si the first time the clock passes ``when``."""
+
+    name = "remove_si"
+
+    def __init__(self, when: float) -> None:
+        self.when = when
+
+    def evolve(self, sample, exposure, rng):
+        silicon = np.flatnonzero(sample.elements == "Si")
+        if exposure.times[-1] < self.when or len(silicon) == 0:
+            return sample, []
+        keep = np.setdiff1d(np.arange(len(sample)), silicon)
+        changed = sample.replace(
+            atoms=sample.atoms[keep], site_class=sample.site_class[keep], defect_id=sample.defect_id[keep]
+        )
+        return changed, [Event(time=float(exposure.times[-1]), kind="remove_si", atoms=tuple(silicon))]
+
+
+def test_an_event_mid_scan_shows_from_that_line_on(defect_graphene) -> None:
+    dose = Dose(current=30, dwell_time=10e-6, flyback_time=0.0)
+    line_time = 40 * 10e-6
+    scope = Microscope(
+        defect_graphene, dynamics=[_RemoveSiAt(when=20.5 * line_time)], scan_noise=ScanNoise.none(), dose=dose, rng=0
+    )
+    scope.acquire_image(pixels=40, dose=dose)
+    truth = scope.truth()
+    (event,) = truth.events
+    assert 20 * line_time <= event.time < 21 * line_time  # the event happened during line 20
+    before = scope.engine.intensity_field(defect_graphene, scope.optics, scope.detector)
+    after = scope.engine.intensity_field(truth.sample, scope.optics, scope.detector)
+    acquired = truth.last_acquisition
+    positions = acquired.nominal_positions
+    assert np.allclose(acquired.noise_free[:, :21], before.at(positions[:, :21]))
+    assert np.allclose(acquired.noise_free[:, 21:], after.at(positions[:, 21:]))
+    assert not np.allclose(before.at(positions[:, 21:]), after.at(positions[:, 21:]))
+    assert [t for t, _ in truth.snapshots][0] == 0.0 and len(truth.snapshots) == 2
+
+
+def test_snapshots_are_bounded(defect_graphene) -> None:
+    from stemtwin.twin.microscope import MAX_SNAPSHOTS
+
+    class _Jiggle:
+        name = "jiggle"
+
+        def evolve(self, sample, exposure, rng):
+            return sample.replace(name=sample.name), []  # a new object every line
+
+    scope = Microscope(defect_graphene, dynamics=[_Jiggle()], rng=0)
+    for _ in range(3):
+        scope.acquire_image(pixels=(4, MAX_SNAPSHOTS))
+    assert len(scope.truth().snapshots) == MAX_SNAPSHOTS
 
 
 @pytest.mark.parametrize(
@@ -145,6 +199,7 @@ def test_bad_acquisitions_are_rejected(scope: Microscope, call, error, match: st
         ({"read_noise": -1}, ConfigurationError, "read_noise"),
         ({"dose": 30}, ConfigurationError, "dose"),
         ({"dynamics": [object()]}, ConfigurationError, "BeamDynamics"),
+        ({"dynamics": "automatic"}, UnknownNameError, "Did you mean 'auto'"),
     ],
 )
 def test_bad_constructor_arguments(defect_graphene, kwargs, error, match: str) -> None:
