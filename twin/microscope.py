@@ -200,7 +200,7 @@ class Microscope:
         self._ledger = DoseLedger(sample.extent, self.optics)
         self._last: AcquisitionTruth | None = None
         self._snapshots: deque[tuple[float, Sample]] = deque([(0.0, sample)], maxlen=MAX_SNAPSHOTS)
-        self._eels: tuple[Sample, EELSModel] | None = None
+        self._eels: tuple[str, EELSModel] | None = None
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -440,8 +440,9 @@ class Microscope:
         return Dose(current=self.dose.current, dwell_time=dwell, flyback_time=self.dose.flyback_time)
 
     def _eels_model(self, sample: Sample) -> EELSModel:
-        if self._eels is None or self._eels[0] is not sample:
-            self._eels = (sample, EELSModel(sample, self.spectrometer, self.optics, probe_sigma=EELS_PROBE_SIGMA))
+        key = sample.content_hash()
+        if self._eels is None or self._eels[0] != key:
+            self._eels = (key, EELSModel(sample, self.spectrometer, self.optics, probe_sigma=EELS_PROBE_SIGMA))
         return self._eels[1]
 
     def _patterns(self, sample: Sample, positions: np.ndarray) -> np.ndarray:
@@ -526,5 +527,6 @@ class Microscope:
         for process in self.dynamics:
             self._sample, events = process.evolve(self._sample, exposure, self._streams["dynamics"])
             self._events.extend(events)
-        if self._sample is not before:
+        # Snapshot when the structure changed (not when only a field such as trapped charge did).
+        if self._sample is not before and self._sample.content_hash() != self._snapshots[-1][1].content_hash():
             self._snapshots.append((float(exposure.times[-1] + exposure.dwell_time), self._sample))

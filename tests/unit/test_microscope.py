@@ -164,12 +164,26 @@ def test_snapshots_are_bounded(defect_graphene) -> None:
         name = "jiggle"
 
         def evolve(self, sample, exposure, rng):
-            return sample.replace(name=sample.name), []  # a new object every line
+            atoms = sample.atoms.copy()
+            atoms.positions[0, 0] += 1e-3  # a new structure every line
+            return sample.replace(atoms=atoms), []
 
     scope = Microscope(defect_graphene, dynamics=[_Jiggle()], rng=0)
     for _ in range(3):
         scope.acquire_image(pixels=(4, MAX_SNAPSHOTS))
     assert len(scope.truth().snapshots) == MAX_SNAPSHOTS
+
+
+def test_a_field_only_change_is_not_a_snapshot(defect_graphene) -> None:
+    class _Charge:
+        name = "charge"
+
+        def evolve(self, sample, exposure, rng):
+            return sample.replace(fields={"beam_charge": np.ones(2)}), []
+
+    scope = Microscope(defect_graphene, dynamics=[_Charge()], rng=0)
+    scope.acquire_image(pixels=8)
+    assert len(scope.truth().snapshots) == 1
 
 
 @pytest.mark.parametrize(

@@ -30,10 +30,15 @@ the lattice (walls about 2.5 cells wide are pinned to it): a ``"random"`` quench
 default 2000 steps a 40 Å cell ends as a single domain, and a 160 Å cell about half the time keeps two;
 for a pattern in a small cell use fewer steps (a 80 Å cell after 60 steps has several domains of all
 four variants with 90° and 180° walls) or ``"stripes"``, whose 180° walls are stable.
+
+:func:`ferroelectric_sample_from_polarization` rebuilds the atoms, labels and fields of a sample from a
+new polarization field through the same code path as the builder; the beam dynamics
+(:mod:`stemtwin.twin.dynamics.ferroelectric`) use it after the polarization evolves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,6 +53,7 @@ from .tdgl import DEFAULT_DT, LandauGinzburg2D, LGDParameters, domain_labels
 
 __all__ = [
     "build_ferroelectric",
+    "ferroelectric_sample_from_polarization",
     "a_site_centre_offsets",
     "FERROELECTRIC_SITE_CLASSES",
     "PEROVSKITE_A",
@@ -161,11 +167,42 @@ def build_ferroelectric(
     params = LGDParameters(temperature=temperature, wall_width=wall_width, grid_spacing=a / 10.0)
     model = LandauGinzburg2D(params, (nx, ny))
     reduced = model.relax(_initial_state(model, initial, rng), relax_steps, DEFAULT_DT)
-    domain_id, wall_cells = domain_labels(reduced)
+    parameters: dict[str, Any] = {
+        "extent": (nx * a, ny * a),
+        "n_cells": (nx, ny),
+        "temperature": params.temperature,
+        "wall_width": params.wall_width,
+        "relax_steps": relax_steps,
+        "initial": initial,
+        "displacement_at_ps": displacement_at_ps,
+        "oxygen_displacement_at_ps": oxygen_displacement_at_ps,
+        "lattice_constant": a,
+        "cell_height": c,
+        "Ps": params.Ps,
+        "tdgl_dt": DEFAULT_DT,
+    }
+    return _assemble(reduced * params.Ps, parameters, {})
+
+
+def _assemble(
+    polarization: np.ndarray,
+    parameters: Mapping[str, Any],
+    extra_fields: Mapping[str, np.ndarray],
+) -> Sample:
+    """The perovskite sample of a polarization [C/m²] on the grid of cells: atoms, labels, fields.
+
+    The one code path shared by :func:`build_ferroelectric` and
+    :func:`ferroelectric_sample_from_polarization`. ``parameters`` must hold ``n_cells``,
+    ``lattice_constant``, ``cell_height``, ``Ps``, ``displacement_at_ps`` and
+    ``oxygen_displacement_at_ps``; ``extra_fields`` are stored beside the polarization fields.
+    """
+    nx, ny = parameters["n_cells"]
+    a, c = parameters["lattice_constant"], parameters["cell_height"]
+    reduced = polarization / parameters["Ps"]
+    domain_id, wall_cells = domain_labels(polarization)
     wall_distance = wall_cells * a
-    polarization = reduced * params.Ps
-    u_ti = displacement_at_ps * reduced
-    u_o = oxygen_displacement_at_ps * reduced
+    u_ti = parameters["displacement_at_ps"] * reduced
+    u_o = parameters["oxygen_displacement_at_ps"] * reduced
 
     ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
     origin = np.stack([ix * a, iy * a], axis=-1)  # (nx, ny, 2)
@@ -192,27 +229,15 @@ def build_ferroelectric(
 
     off_centring = np.zeros((n_cells, 5))
     off_centring[:, 1] = np.linalg.norm(u_ti, axis=-1).reshape(n_cells)
-    parameters: dict[str, Any] = {
-        "extent": (nx * a, ny * a),
-        "n_cells": (nx, ny),
-        "temperature": params.temperature,
-        "wall_width": params.wall_width,
-        "relax_steps": relax_steps,
-        "initial": initial,
-        "displacement_at_ps": displacement_at_ps,
-        "oxygen_displacement_at_ps": oxygen_displacement_at_ps,
-        "lattice_constant": a,
-        "cell_height": c,
-        "Ps": params.Ps,
-        "tdgl_dt": DEFAULT_DT,
-    }
+    fields = {"polarization": polarization, "domain_id": domain_id, "wall_distance": wall_distance}
+    fields.update({name: value for name, value in extra_fields.items() if name not in fields})
     return Sample(
         atoms=atoms,
         site_class=np.tile(per_cell_class, n_cells),
         site_class_names=FERROELECTRIC_SITE_CLASSES,
         defect_id=np.full(5 * n_cells, -1, dtype=np.int32),
         name="ferroelectric",
-        fields={"polarization": polarization, "domain_id": domain_id, "wall_distance": wall_distance},
+        fields=fields,
         atom_labels={
             "Px": per_atom(polarization[..., 0]),
             "Py": per_atom(polarization[..., 1]),
@@ -222,6 +247,75 @@ def build_ferroelectric(
         },
         parameters=parameters,
     )
+
+
+#: Parameters a sample needs for :func:`ferroelectric_sample_from_polarization`.
+_REBUILD_PARAMETERS = (
+    "n_cells",
+    "lattice_constant",
+    "cell_height",
+    "Ps",
+    "displacement_at_ps",
+    "oxygen_displacement_at_ps",
+)
+
+
+def ferroelectric_sample_from_polarization(
+    sample: Sample,
+    polarization: np.ndarray,
+    *,
+    fields: Mapping[str, np.ndarray] | None = None,
+) -> Sample:
+    """Rebuild a ferroelectric sample's atoms, labels and fields from a new polarization field.
+
+    The atoms follow the polarization exactly as in :func:`build_ferroelectric` (same code path):
+    Ti off-centring ``displacement_at_ps · P/Ps``, O displacement ``oxygen_displacement_at_ps ·
+    P/Ps``; the labels ``Px``, ``Py``, ``domain_id``, ``wall_distance``, ``off_centring`` and the
+    fields ``polarization``, ``domain_id``, ``wall_distance`` are recomputed. The beam dynamics use
+    this to move the atoms after the polarization evolves.
+
+    Parameters
+    ----------
+    sample
+        A sample from :func:`build_ferroelectric` (or an earlier rebuild); its ``parameters`` give
+        the lattice and the displacement scales and are kept unchanged.
+    polarization
+        New polarization, ndarray of shape (nx, ny, 2) [C/m²], one vector per unit cell.
+    fields
+        Further fields to store (for example the beam charge); other fields of ``sample`` besides
+        the three recomputed ones are carried over unless replaced here.
+
+    Returns
+    -------
+    Sample
+        A new sample; ``sample`` is not modified.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``sample`` lacks the ferroelectric builder's parameters, or ``polarization`` has the wrong
+        shape or non-finite values.
+    """
+    missing = [key for key in _REBUILD_PARAMETERS if key not in sample.parameters]
+    if missing:
+        raise ConfigurationError(
+            f"`sample` must come from build_ferroelectric (parameters {list(_REBUILD_PARAMETERS)}), but it lacks "
+            f"{missing}; got a {sample.name!r} sample."
+        )
+    nx, ny = sample.parameters["n_cells"]
+    P = np.asarray(polarization, dtype=float)  # noqa: N806 (the physics symbol)
+    if P.shape != (nx, ny, 2):
+        raise ConfigurationError(
+            f"`polarization` must be an ndarray of shape ({nx}, {ny}, 2) [C/m²], one vector per unit cell, "
+            f"got {P.shape}."
+        )
+    if not np.all(np.isfinite(P)):
+        raise ConfigurationError("`polarization` must be finite [C/m²], got NaN or infinite values.")
+    extra = dict(sample.fields)
+    extra.update(dict(fields or {}))
+    for name in ("polarization", "domain_id", "wall_distance"):
+        extra.pop(name, None)
+    return _assemble(P, sample.parameters, extra)
 
 
 def a_site_centre_offsets(sample: Sample) -> np.ndarray:

@@ -25,7 +25,12 @@ Site classes ``("Mo", "Re", "S2", "S1")``: S2 is an S of an intact column, S1 th
 column that lost the other (a vacancy). ``defect_id`` numbers the vacancies and marks the remaining
 S of each; -1 elsewhere. ``atom_labels["config_class"]`` holds the 7-site configuration class
 (0..127; see :func:`.lattice_gas.local_configuration`) and ``atom_labels["re_neighbours"]`` the
-number of Re among the 6 nearest cations (0..6), both -1 for S.
+number of Re among the 6 nearest cations (0..6), both -1 for S. ``atom_labels["lattice_site"]`` holds
+each cation's flat lattice index i·n2 + j (into the occupation of shape ``parameters["lattice_shape"]``,
+-1 for S), and ``atom_labels["s_column"]`` the S column each S belongs to (-1 for cations); column k
+sits at the cation site k shifted by (a/2, a·√3/6). The beam dynamics
+(:mod:`stemtwin.twin.dynamics.alloy`) use these to find lattice neighbours and column partners after
+atoms are removed.
 """
 
 from __future__ import annotations
@@ -201,6 +206,8 @@ def build_mos2_res2(
     atom_labels = {
         "config_class": np.concatenate([config_class.ravel(), np.full(n_s, -1)]).astype(np.int16),
         "re_neighbours": np.concatenate([re_neighbours.ravel(), np.full(n_s, -1)]).astype(np.int8),
+        "lattice_site": np.concatenate([np.arange(n_cations), np.full(n_s, -1)]).astype(np.int32),
+        "s_column": np.concatenate([np.full(n_cations, -1), keep // 2]).astype(np.int32),
     }
     n_re = int(cation_is_re.sum())
     parameters: dict[str, Any] = {
