@@ -1,6 +1,7 @@
 """The ``stemtwin`` command line.
 
-Sub-commands: ``list`` (what the twin offers) and ``show`` (an overview figure of a sample).
+Sub-commands: ``list`` (what the twin offers) and ``show`` (an overview figure of a sample, or with
+``--frames`` a movie of the sample evolving under the beam).
 Bad input prints one clear error line and exits with status 2; no partial file is ever written.
 """
 
@@ -10,7 +11,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stemtwin.twin.errors import TwinError
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--modality", default="all", help="extra panels: all, eels or 4dstem (a CoM vector map) (default: all)"
     )
     show.add_argument("--seed", type=int, default=0, help="seed of the sample and the microscope (default: 0)")
+    show.add_argument(
+        "--frames", type=int, default=None,
+        help="record N frames with beam dynamics on and write a movie (--out .gif) or a strip (--out .png)",
+    )
     return parser
 
 
@@ -66,11 +71,12 @@ def _cmd_list() -> int:
     return 0
 
 
-def _atomic_savefig(fig: "object", out: Path) -> None:
+def _atomic_write(out: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a partial ``out``."""
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)  # type: ignore[attr-defined]
+        write(Path(tmp))
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,11 +89,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from stemtwin.twin.signals.imaging import IMAGING_ENGINES
     from stemtwin.twin.validation import require_choice, require_int
 
+    from .movie import MOVIE_SUFFIXES, MovieSettings, record_movie, save_movie
     from .show import MODALITIES, ShowSettings, default_sample, overview_figure
 
     out: Path = args.out
-    if out.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ConfigurationError(f"--out must end in one of {list(FIGURE_SUFFIXES)}, got {str(out)!r}.")
+    suffixes = FIGURE_SUFFIXES if args.frames is None else MOVIE_SUFFIXES
+    if out.suffix.lower() not in suffixes:
+        raise ConfigurationError(f"--out must end in one of {list(suffixes)}, got {str(out)!r}.")
     if not out.parent.resolve().is_dir():
         raise ConfigurationError(f"--out: folder {str(out.parent)!r} does not exist.")
     require_choice("engine", args.engine, IMAGING_ENGINES)
@@ -95,8 +103,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
     modality = require_choice("modality", args.modality, MODALITIES)
     settings = ShowSettings(pixels=pixels, engine=args.engine, modality=modality, seed=args.seed)
     sample = Sample.from_file(args.structure) if args.structure else default_sample(args.sample, args.seed)
-    fig = overview_figure(sample, settings)
-    _atomic_savefig(fig, out)
+    if args.frames is not None:
+        frames = require_int("--frames", args.frames, minimum=1, maximum=500)
+        movie = MovieSettings(frames=frames, engine=args.engine, seed=args.seed)
+        images, events, scope = record_movie(sample, movie)
+        total = sum(len(e) for e in events)
+        dose = images[0].metadata["electrons_per_position"] * movie.pixels**2 / (images[0].extent[0] * images[0].extent[1])
+        title = (
+            f"{sample.name} under the beam: {frames} frames, {dose:.2g} e/Å² per frame, "
+            f"{scope.optics.energy / 1e3:.0f} kV, {total} events"
+        )
+        _atomic_write(out, lambda path: save_movie(images, events, path, title))
+    else:
+        fig = overview_figure(sample, settings)
+        _atomic_write(out, lambda path: fig.savefig(path, dpi=110))
     print(f"wrote {out}")
     return 0
 
