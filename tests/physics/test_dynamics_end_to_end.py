@@ -46,3 +46,37 @@ def test_a_switching_dose_reverses_the_com_in_the_dosed_region() -> None:
     assert any(e.kind == "domain_switch" for e in scope.truth().events)
     # Far from the beam the +x domain keeps its polarization.
     assert np.all(after_sample.atom_labels["Px"][after_sample.indices_of("Ti")][far] > 0.5)
+
+
+def test_a_vacancy_shows_in_the_next_haadf_frame_and_eels() -> None:
+    from stemtwin.twin import build_graphene
+    from stemtwin.twin.dynamics.graphene import GrapheneDynamics
+    from stemtwin.twin.signals.eels import edge_signal
+
+    sample = build_graphene((15.0, 15.0), rng=0)
+    centre = np.array(sample.extent) / 2
+    target = sample.positions[np.argmin(np.linalg.norm(sample.positions[:, :2] - centre, axis=1)), :2]
+    # A displacement threshold below E_max (15.8 eV at 80 kV) makes knock-on likely within the dwell.
+    dynamics = GrapheneDynamics(processes=["knock_on"], knock_on_threshold=14.0, vacancy_edge_threshold=None)
+    scope = Microscope(sample, dynamics=[dynamics], scan_noise=ScanNoise.none(), rng=1)
+    fov = (target[0] - 3.0, target[1] - 3.0, 6.0, 6.0)
+    scope.acquire_image(fov=fov, pixels=24)
+    before = scope.truth().last_acquisition.noise_free
+    for _ in range(50):  # park on the atom until it is knocked out
+        scope.acquire_spectrum(target, dwell_time=0.1)
+        if any(e.kind == "knock_on" for e in scope.truth().events):
+            break
+    knocked = [e for e in scope.truth().events if e.kind == "knock_on"]
+    assert knocked, "no knock-on event at a dose of several 1e9 e/Å² with a 14 eV threshold"
+    assert len(scope.truth().sample) < len(sample)
+    scope.acquire_image(fov=fov, pixels=24)
+    after = scope.truth().last_acquisition.noise_free
+    energy = scope.spectrometer.energy_axis
+    scope.acquire_spectrum(target, dwell_time=1e-3)
+    # The HAADF signal at the site drops where the atom went missing.
+    assert after[12, 12] < 0.7 * before[12, 12]
+    # So does the C K edge under the probe (noise-free comparison through the truth).
+    c_k = lambda s: edge_signal(energy, s, (285.0, 320.0), (250.0, 280.0))  # noqa: E731
+    pristine = Microscope(sample, scan_noise=ScanNoise.none(), rng=1)
+    pristine.acquire_spectrum(target, dwell_time=1e-3)
+    assert c_k(scope.truth().last_acquisition.noise_free[0, 0]) < 0.8 * c_k(pristine.truth().last_acquisition.noise_free[0, 0])

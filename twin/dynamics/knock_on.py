@@ -205,6 +205,11 @@ def mckinley_feshbach_cross_section(
     return _scalar_or_array(sigma, like)
 
 
+@lru_cache(maxsize=16)
+def _leggauss(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(n)
+
+
 @lru_cache(maxsize=256)
 def _debye_msv(temperature: float, debye_temperature: float, mass_number: float) -> float:
     mass = mass_number * _U
@@ -212,7 +217,7 @@ def _debye_msv(temperature: float, debye_temperature: float, mass_number: float)
     if temperature == 0.0:
         return zero_point
     upper = debye_temperature / temperature
-    nodes, weights = np.polynomial.legendre.leggauss(128)
+    nodes, weights = _leggauss(128)
     x = 0.5 * upper * (nodes + 1.0)
     thermal = 0.5 * upper * np.sum(weights * x**3 / np.expm1(x))
     return 3.0 * _KB * temperature / mass * (temperature / debye_temperature) ** 3 * thermal + zero_point
@@ -302,7 +307,7 @@ def vibration_assisted_cross_section(
     lo = np.maximum(v_t, -span * s)
     width = np.where(v_t > s, np.minimum(span * s, 40.0 * s * s / np.maximum(v_t, s)), span * s - lo)
     width = np.maximum(width, 0.0)
-    nodes, weights = np.polynomial.legendre.leggauss(n)
+    nodes, weights = _leggauss(n)
     v = lo[:, None] + 0.5 * width[:, None] * (nodes[None, :] + 1.0)
     beta = np.asarray(beam_beta(e))[:, None]
     tmax = emax0[:, None] + slope[:, None] * v
