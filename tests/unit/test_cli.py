@@ -33,6 +33,15 @@ def test_show_every_family_and_modality(tmp_path, sample: str, modality: str) ->
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".png"])
+def test_show_frames_writes_a_movie_or_strip(tmp_path, suffix: str) -> None:
+    out = tmp_path / f"movie{suffix}"
+    assert main(["show", "graphene", "--frames", "2", "--out", str(out)]) == 0
+    magic = b"GIF8" if suffix == ".gif" else b"\x89PNG"
+    assert out.read_bytes()[:4] == magic
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
 def test_show_a_structure_file(tmp_path) -> None:
     structure = tmp_path / "sheet.xyz"
     ase.io.write(structure, build_graphene((12, 12), n_si_3fold=1, rng=0).atoms)
@@ -48,6 +57,8 @@ def test_show_a_structure_file(tmp_path) -> None:
         (["show", "--engine", "fastt", "--out", "{tmp}/x.png"], "Did you mean 'fast'"),
         (["show", "--pixels", "0", "--out", "{tmp}/x.png"], "--pixels"),
         (["show", "--modality", "cbed", "--out", "{tmp}/x.png"], "Unknown modality"),
+        (["show", "--frames", "0", "--out", "{tmp}/x.png"], "--frames"),
+        (["show", "--frames", "3", "--out", "{tmp}/x.pdf"], "--out"),
         (["show", "--out", "{tmp}/x.jpgg"], "--out"),
         (["show", "--out", "{tmp}/missing/x.png"], "does not exist"),
         (["show", "--structure", "{tmp}/none.cif", "--out", "{tmp}/x.png"], "none.cif"),
