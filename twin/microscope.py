@@ -202,6 +202,12 @@ class Microscope:
         self._snapshots: deque[tuple[float, Sample]] = deque([(0.0, sample)], maxlen=MAX_SNAPSHOTS)
         self._eels: tuple[str, EELSModel] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the EELS model cache (rebuilt on demand)."""
+        state = self.__dict__.copy()
+        state["_eels"] = None
+        return state
+
     # -- state -------------------------------------------------------------------------------
     @property
     def time(self) -> float:
@@ -223,6 +229,16 @@ class Microscope:
             last_acquisition=self._last,
             snapshots=tuple(self._snapshots),
         )
+
+    @property
+    def last_acquisition(self) -> AcquisitionTruth | None:
+        """Noise-free signal and real probe path of the latest acquisition (ground truth), if any."""
+        return self._last
+
+    @property
+    def event_count(self) -> int:
+        """Number of beam-induced events so far."""
+        return len(self._events)
 
     def dose_map(self) -> DoseMap:
         """Electron dose delivered so far, spread by the probe profile [e/Å²]."""

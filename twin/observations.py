@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -10,6 +11,17 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Image", "Spectrum", "SpectrumImage", "DiffractionPattern", "FourDSTEM", "CenterOfMassMap"]
+
+
+def _reduce(record: Any) -> tuple[Any, tuple[()], dict[str, Any]]:
+    """Pickle a frozen record through its fields, with the metadata view as a plain dict."""
+    state = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    state["metadata"] = dict(state["metadata"])
+    return (_rebuild, (type(record), state), {})  # type: ignore[return-value]
+
+
+def _rebuild(cls: type, state: dict[str, Any]) -> Any:
+    return cls(**state)
 
 
 def _freeze(record: object, *arrays: str) -> None:
@@ -48,6 +60,9 @@ class Image:
     def __post_init__(self) -> None:
         _freeze(self, "array")
 
+    def __reduce__(self):  # noqa: ANN204 - see _reduce
+        return _reduce(self)[:2]
+
     @property
     def extent(self) -> tuple[float, float]:
         """Nominal field of view (x, y) [Å]."""
@@ -79,6 +94,9 @@ class Spectrum:
     def __post_init__(self) -> None:
         _freeze(self, "array", "energy")
 
+    def __reduce__(self):  # noqa: ANN204 - see _reduce
+        return _reduce(self)[:2]
+
 
 @dataclass(frozen=True, eq=False)
 class SpectrumImage:
@@ -104,6 +122,9 @@ class SpectrumImage:
     def __post_init__(self) -> None:
         _freeze(self, "array", "energy")
 
+    def __reduce__(self):  # noqa: ANN204 - see _reduce
+        return _reduce(self)[:2]
+
 
 @dataclass(frozen=True, eq=False)
 class DiffractionPattern:
@@ -127,6 +148,9 @@ class DiffractionPattern:
 
     def __post_init__(self) -> None:
         _freeze(self, "array")
+
+    def __reduce__(self):  # noqa: ANN204 - see _reduce
+        return _reduce(self)[:2]
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,6 +177,9 @@ class FourDSTEM:
     def __post_init__(self) -> None:
         _freeze(self, "array")
 
+    def __reduce__(self):  # noqa: ANN204 - see _reduce
+        return _reduce(self)[:2]
+
 
 @dataclass(frozen=True, eq=False)
 class CenterOfMassMap:
@@ -174,6 +201,9 @@ class CenterOfMassMap:
 
     def __post_init__(self) -> None:
         _freeze(self, "array")
+
+    def __reduce__(self):  # noqa: ANN204 - see _reduce
+        return _reduce(self)[:2]
 
     @property
     def magnitude(self) -> np.ndarray:

@@ -224,3 +224,17 @@ def test_bad_constructor_arguments(defect_graphene, kwargs, error, match: str) -
 def test_field_of_view_object(scope: Microscope) -> None:
     image = scope.acquire_image(fov=FieldOfView((1.0, 2.0), (10.0, 5.0)), pixels=(20, 10))
     assert image.extent == pytest.approx((10.0, 5.0))
+
+
+def test_microscope_and_observations_pickle_and_continue_identically(defect_graphene) -> None:
+    import pickle
+
+    scope = Microscope(defect_graphene, dynamics="auto", rng=3)
+    image = scope.acquire_image(pixels=8)
+    scope.acquire_spectrum((3.0, 3.0))
+    clone = pickle.loads(pickle.dumps(scope))
+    assert np.array_equal(clone.acquire_image(pixels=8).array, scope.acquire_image(pixels=8).array)
+    assert np.array_equal(clone.acquire_spectrum((4.0, 4.0)).array, scope.acquire_spectrum((4.0, 4.0)).array)
+    copy = pickle.loads(pickle.dumps(image))
+    assert np.array_equal(copy.array, image.array) and copy.metadata["engine"] == "fast"
+    assert clone.event_count == scope.event_count and clone.last_acquisition.kind == "spectrum"

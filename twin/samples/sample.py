@@ -109,6 +109,22 @@ class Sample:
         object.__setattr__(self, "atom_labels", MappingProxyType(atom_labels))
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as plain arguments (the read-only mapping views themselves do not pickle)."""
+        return (
+            Sample,
+            (
+                self.atoms,
+                self.site_class,
+                self.site_class_names,
+                self.defect_id,
+                self.name,
+                dict(self.fields),
+                dict(self.atom_labels),
+                dict(self.parameters),
+            ),
+        )
+
     # -- views -------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.atoms)

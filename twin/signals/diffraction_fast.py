@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -59,12 +60,19 @@ class DiffractionWindow:
         """Band limit of the potential [1/Å]: 2/3 of the window's Nyquist frequency."""
         return (2.0 / 3.0) / (2.0 * self.sampling)
 
-    def offsets(self) -> np.ndarray:
-        """Window pixel positions relative to the probe, ndarray of shape (n, n, 2) [Å]."""
+    @cached_property
+    def _offsets(self) -> np.ndarray:
         axis = (np.arange(self.gpts) - self.gpts // 2) * self.sampling
-        return np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1)
+        grid = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1)
+        grid.setflags(write=False)
+        return grid
+
+    def offsets(self) -> np.ndarray:
+        """Window pixel positions relative to the probe, ndarray of shape (n, n, 2) [Å] (read-only)."""
+        return self._offsets
 
 
+@lru_cache(maxsize=8)
 def centred_probe(optics: Optics, window: DiffractionWindow) -> np.ndarray:
     """Probe wave function on the window, centred on pixel ``n // 2``, with unit total intensity."""
     n = window.gpts
@@ -75,7 +83,9 @@ def centred_probe(optics: Optics, window: DiffractionWindow) -> np.ndarray:
     aperture = np.clip((cutoff - alpha) / dk + 0.5, 0.0, 1.0)
     chi = 2 * np.pi / optics.wavelength * (0.5 * (-optics.defocus) * alpha**2 + 0.25 * optics.Cs * alpha**4)
     psi = np.fft.fftshift(np.fft.ifft2(aperture * np.exp(-1j * chi)))
-    return psi / np.sqrt(np.sum(np.abs(psi) ** 2))
+    psi = psi / np.sqrt(np.sum(np.abs(psi) ** 2))
+    psi.setflags(write=False)
+    return psi
 
 
 class FastDiffractionEngine:

@@ -930,10 +930,15 @@ def ti_l23(off_centring: float = 0.0) -> EdgeSpec:
 #: Ti L2,3 at zero off-centring.
 TI_L23_CENTRED = ti_l23(0.0)
 
+def _ti_edges(u: float) -> tuple[EdgeSpec, ...]:
+    """The Ti edges at off-centring ``u`` [Å] (a module-level function, so the table pickles)."""
+    return (ti_l23(u),)
+
+
 #: The Ti off-centring dependence used by :data:`ELEMENT_TABLE`.
 TI_OFF_CENTRING = LabelDependence(
     label=OFF_CENTRING_LABEL,
-    edges=lambda u: (ti_l23(u),),
+    edges=_ti_edges,
     spacing=TI_OFF_CENTRING_SPACING,
     limits=TI_OFF_CENTRING_LIMITS,
     default=0.0,
