@@ -256,16 +256,16 @@ def test_structure_stays_consistent_through_many_events(seed: int, lattice24: np
 def test_cached_configuration_matches_a_fresh_one(lattice24: np.ndarray) -> None:
     """The state kept for the returned sample is what a rebuild from scratch would give."""
     sample = build_graphene((24.0, 24.0), n_si_3fold=2, n_si_4fold=1, n_monovacancies=2, min_separation=5, rng=0)
-    model = GrapheneDynamics({"vacancy_migration": True}, si_reconversion_cross_section=1e3, vacancy_migration_cross_section=1e4)
+    model = GrapheneDynamics(
+        {"vacancy_migration": True}, si_reconversion_cross_section=1e3, vacancy_migration_cross_section=1e4
+    )
     rng = np.random.default_rng(1)
     for it in range(40):
         sample, _ = model.evolve(sample, _line(rng.uniform(0, 24), 0.0, 24.0, 64, 2e5, t0=it), rng)
     cached, fresh = model._config(sample), _Config.from_sample(sample)
-    assert np.allclose(cached.xy, fresh.xy) and np.allclose(cached.z, fresh.z)
-    for name in ("num", "cls", "did"):
-        assert np.array_equal(getattr(cached, name), getattr(fresh, name))
-    for a in range(len(sample)):
-        assert set(cached.nbr[a].tolist()) == set(fresh.nbr[a].tolist())
+    for name in ("xy", "z", "num", "cls", "did", "nbr"):
+        assert np.array_equal(getattr(cached, name), getattr(fresh, name)), name
+    assert cached.z_plane == fresh.z_plane
     # The per-event channel builder agrees with the vectorised one.
     for energy in (60e3, 100e3):
         amps = _Amps(model, energy)
@@ -391,6 +391,13 @@ def test_same_seed_same_events_and_pickle_round_trip() -> None:
     second = clone.evolve(sample, exposure, np.random.default_rng(9))
     assert first[1] and first[1] == second[1]
     assert np.array_equal(first[0].positions, second[0].positions)
+    # Continuing from the returned sample: the original uses the state it cached for it, a pickled
+    # copy rebuilds it; both must go on identically.
+    clone = pickle.loads(pickle.dumps(model))
+    later = _line(float(first[0].positions[si, 0]), 0.0, 20.0, 200, 1e8, energy=100e3)
+    third = model.evolve(first[0], later, np.random.default_rng(10))
+    fourth = clone.evolve(first[0], later, np.random.default_rng(10))
+    assert third[1] and third[1] == fourth[1]
 
 
 def test_parked_spectrum_in_the_microscope_moves_the_si() -> None:
@@ -403,3 +410,37 @@ def test_parked_spectrum_in_the_microscope_moves_the_si() -> None:
     events = scope.truth().events
     assert events and {e.kind for e in events} == {"si_jump"}
     assert all(0.0 <= e.time <= 30.0 for e in events)
+
+
+def test_incremental_hazards_match_a_rebuild_after_every_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After each event the per-position hazards kept by the KMC equal those of a fresh build."""
+    import stemtwin.twin.dynamics.graphene as module
+
+    checked = []
+    refresh = module._Run._refresh
+
+    def checked_refresh(run, touched):  # noqa: ANN001, ANN202
+        refresh(run, touched)
+        cfg = _Config.from_sample(run._finish())
+        table = module._Table(_build_all(cfg, run.amps), run.amps, cfg.box)
+        p, _, g = GrapheneDynamics._pairs(table, run.uniq)
+        fresh = np.bincount(p, weights=g, minlength=run.nu)
+        assert np.allclose(run.G, fresh, rtol=1e-9, atol=0)
+        checked.append(len(touched))
+
+    monkeypatch.setattr(module._Run, "_refresh", checked_refresh)
+    sample = build_graphene((24.0, 24.0), n_si_3fold=2, n_si_4fold=1, n_monovacancies=2, min_separation=5, rng=1)
+    model = GrapheneDynamics(
+        {"vacancy_migration": True},
+        si_jump_peak_rate=50.0,
+        si_conversion_cross_section=300.0,
+        si_reconversion_cross_section=1e3,
+        vacancy_migration_cross_section=1e3,
+    )
+    rng = np.random.default_rng(4)
+    for it in range(30):
+        sample, _ = model.evolve(sample, _line(rng.uniform(0, 24), 0.0, 24.0, 48, 2e5, t0=it), rng)
+        si = sample.indices_of("Si_3fold")
+        if si.size:  # and a parked beam beside a Si (the one-position path)
+            sample, _ = model.evolve(sample, _parked(sample.positions[si[0], :2] + 0.6, 0.05, energy=80e3), rng)
+    assert len(checked) > 50

@@ -56,7 +56,9 @@ def _banhart(energy: float, z: int, mass: float, threshold: float) -> float:
     ("energy", "z", "mass", "threshold"),
     [(120e3, 6, 12, 21.0), (200e3, 6, 12, 21.0), (300e3, 6, 12, 17.0), (80e3, 16, 32, 6.9), (200e3, 14, 28, 15.0)],
 )
-def test_mckinley_feshbach_agrees_with_an_independent_form(energy: float, z: int, mass: float, threshold: float) -> None:
+def test_mckinley_feshbach_agrees_with_an_independent_form(
+    energy: float, z: int, mass: float, threshold: float
+) -> None:
     assert mckinley_feshbach_cross_section(energy, z, mass, threshold) == pytest.approx(
         _banhart(energy, z, mass, threshold), rel=2e-3
     )
@@ -126,7 +128,10 @@ def test_event_probability() -> None:
         (lambda: mckinley_feshbach_cross_section(80e3, 6, 12, float("nan")), "displacement_threshold"),
         (lambda: vibration_assisted_cross_section(80e3, 6, 12, 21.0, temperature=-1.0), "temperature"),
         (lambda: vibration_assisted_cross_section(80e3, 6, 12, 21.0, debye_temperature=0.0), "debye_temperature"),
-        (lambda: vibration_assisted_cross_section(80e3, 6, 12, 21.0, mean_square_velocity=-1.0), "mean_square_velocity"),
+        (
+            lambda: vibration_assisted_cross_section(80e3, 6, 12, 21.0, mean_square_velocity=-1.0),
+            "mean_square_velocity",
+        ),
         (lambda: event_probability(-0.1, 1e6), "cross_section_barn"),
         (lambda: event_probability(0.1, float("inf")), "dose_e_per_A2"),
     ],

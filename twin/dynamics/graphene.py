@@ -14,9 +14,10 @@ exactly (Gillespie) along the exposure in time order:
   lattice site (buckled).
 - ``knock_on`` — a C atom is ejected (vibration-assisted knock-on, Meyer et al., PRL 108, 196102
   (2012); :mod:`.knock_on`), leaving a vacancy.
-- ``vacancy_migration`` — a C atom at the edge of a monovacancy hops into it; when the vacancy this
-  leaves is next to another vacancy the two coalesce into a divacancy (``vacancy_coalescence``).
-  Off by default (see below).
+- ``vacancy_migration`` — a C atom at the edge of a monovacancy hops into it, so the vacancy moves
+  by one bond. Two vacancies that come to share an edge atom coalesce at once into a divacancy
+  (``vacancy_coalescence``: the shared C, left with one bond, moves into one of the two empty
+  sites, chosen at random). Off by default: no measured cross section backs it.
 
 The model
 ---------
@@ -77,9 +78,20 @@ Simplifications (documented choices)
   needs the intact four-C ring.
 - The 4→3 adatom comes from an implicit reservoir: the atom count grows by one.
 - Vacancy migration moves only monovacancies (every neighbouring site occupied) and only C atoms
-  not bonded to Si. Divacancies are immobile.
+  not bonded to Si. Divacancies are immobile. Coalescence is part of the migration process: with
+  it off, vacancies that share an edge atom (after knock-on) merge their defect ids only.
 - Atoms stay on ideal lattice sites (the builder's geometry): relaxations (< 0.1 Å) are neglected.
   A jumping Si keeps its buckling height; a 4-fold Si is planar at the divacancy centre.
+
+Site classes and defect ids
+---------------------------
+After every event the classes of the atoms whose bonds changed are recomputed from the bonds (C–C
+and 3-fold Si–C < 1.7 Å, Si–C < 2.05 Å in projection), as the builder assigns them: a Si with four
+C is ``Si_4fold``, else ``Si_3fold``; a C bonded to a Si is ``C_bonded_Si`` (it carries that Si's
+defect id); a C with fewer than three bonds is ``C_vacancy_edge``; any other C is ``C_pristine``
+(id -1). A Si keeps its defect id as it moves. A new vacancy gets a new id, or the id of the
+vacancy it grows; the edge atoms of vacancies that border the same empty site share one id (the
+smallest), so coalescing vacancies become one defect.
 
 Kinetic Monte Carlo
 -------------------
@@ -89,8 +101,15 @@ hazard of all channels is walked position by position; the first event happens w
 the threshold, at time ``times[p] + fraction × dwell_time``, in a channel drawn in proportion to
 its hazard there. The event is applied, the channels it touched are rebuilt, and the walk resumes
 from the same point with a fresh threshold until the exposure is used up. Channels are found
-sparsely with periodic ``cKDTree`` queries; a call in which nothing happens costs one query and
-returns the very same ``Sample`` object (so the microscope can skip re-rendering).
+sparsely with periodic ``cKDTree`` queries. A call first compares the threshold with a cheap upper
+bound of the summed hazard (peak amplitudes summed per ~1 Å cell); when the threshold exceeds it
+nothing can happen and the call returns at once, exactly. A call in which nothing happens returns
+the very same ``Sample`` object (so the microscope can skip re-rendering). Bonds, channels and
+trees are cached per ``Sample`` object (and beam energy), and the state after a call with events
+is cached for the sample it returns, so the next call does not rebuild it.
+
+Cost (benchmarks/bench_kmc.py): about 100 µs of CPU per event and 10–20 µs per scan-line call in
+which nothing happens.
 
 Events
 ------
@@ -143,7 +162,6 @@ _COS120, _SIN120 = -0.5, math.sqrt(3.0) / 2.0
 _CACHE_SIZE = 4
 
 
-
 def _wrap(xy: np.ndarray, box: np.ndarray) -> np.ndarray:
     out = np.mod(xy, box)
     return np.where(out >= box, 0.0, out)
@@ -151,6 +169,13 @@ def _wrap(xy: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 def _mic(d: np.ndarray, box: np.ndarray) -> np.ndarray:
     return d - box * np.round(d / box)
+
+
+def _sorted_bonds(nbr: np.ndarray) -> np.ndarray:
+    """Bond lists in a canonical order (ascending, -1 last), so equal structures give equal tables."""
+    big = np.iinfo(np.int64).max
+    out = np.sort(np.where(nbr < 0, big, nbr), axis=1)
+    return np.where(out == big, -1, out)
 
 
 class _Config:
@@ -209,6 +234,7 @@ class _Config:
         rank = np.arange(len(src)) - starts[src]
         nbr = np.full((n, _MAX_BONDS), -1, dtype=np.int64)
         nbr[src, rank] = dst
+        nbr = _sorted_bonds(nbr)
         carbon = num == 6
         z_plane = float(np.median(z[carbon])) if carbon.any() else float(np.median(z))
         return cls(
@@ -224,7 +250,11 @@ class _Config:
 
 
 class _Channels:
-    """A struct of arrays, one row per channel: kind, owner atom, target atom, centre, amplitude, width group, target site."""
+    """A struct of arrays, one row per channel.
+
+    Fields: kind, owner atom, target atom, centre [Å], peak per-electron probability, width group,
+    and the target site [Å] of a migration channel (NaN otherwise).
+    """
 
     __slots__ = ("kind", "owner", "target", "centre", "amp", "group", "site")
 
@@ -242,7 +272,9 @@ class _Channels:
         self.centre, self.amp, self.group, self.site = centre, amp, group, site
 
     @classmethod
-    def make(cls, kind: int, owner: np.ndarray, target: np.ndarray | int, centre: np.ndarray, amp: Any, group: int) -> _Channels:
+    def make(
+        cls, kind: int, owner: np.ndarray, target: np.ndarray | int, centre: np.ndarray, amp: Any, group: int
+    ) -> _Channels:
         k = len(owner)
         return cls(
             np.full(k, kind, dtype=np.int64),
@@ -326,7 +358,7 @@ class _Table:
         self.cell_size = box / self.cells
         grid = np.zeros(int(self.cells[0] * self.cells[1]))
         if len(channels):
-            reach = np.asarray(amps.rcut)[channels.group]
+            reach = np.asarray(amps.rcut)[channels.group] + 1e-6  # a margin against round-off
             lo = np.floor((channels.centre - reach[:, None]) / self.cell_size).astype(np.int64)
             hi = np.floor((channels.centre + reach[:, None]) / self.cell_size).astype(np.int64)
             span = int((hi - lo).max()) + 1
@@ -480,7 +512,9 @@ class GrapheneDynamics:
         key = float(energy)
         if key not in self._sigma:
             values = [
-                vibration_assisted_cross_section(key, 6, self.mass_number, threshold, self.temperature, self.debye_temperature)
+                vibration_assisted_cross_section(
+                    key, 6, self.mass_number, threshold, self.temperature, self.debye_temperature
+                )
                 for threshold in (self.knock_on_threshold, self.vacancy_edge_threshold)
             ]
             self._sigma[key] = (float(values[0]), float(values[1]))
@@ -642,7 +676,8 @@ def _build_all(st: Any, amps: _Amps) -> _Channels:
             if c.size:
                 d = _mic(xy[c] - xy[s], box)
                 if amps.jump > 0:
-                    parts.append(_Channels.make(_JUMP, s, c, _wrap(xy[s] + amps.offset * d, box), amps.jump, _GROUP_JUMP))
+                    centre = _wrap(xy[s] + amps.offset * d, box)
+                    parts.append(_Channels.make(_JUMP, s, c, centre, amps.jump, _GROUP_JUMP))
                 full = count[s] == 3
                 if amps.conv > 0 and full.any():
                     parts.append(_Channels.make(_CONV, s[full], c[full], xy[c[full]], amps.conv, _GROUP_PROBE))
@@ -694,7 +729,8 @@ def _build_few(st: _Run, owners: Iterable[int], amps: _Amps) -> list[tuple]:
                     dy -= by * round(dy / by)
                     if amps.jump > 0:
                         cx, cy = (xa + amps.offset * dx) % bx, (ya + amps.offset * dy) % by
-                        out.append((_JUMP, a, c, cx if cx < bx else 0.0, cy if cy < by else 0.0, amps.jump, _GROUP_JUMP, nan, nan))
+                        cx, cy = (cx if cx < bx else 0.0), (cy if cy < by else 0.0)
+                        out.append((_JUMP, a, c, cx, cy, amps.jump, _GROUP_JUMP, nan, nan))
                     if amps.conv > 0 and len(row) == 3:
                         out.append((_CONV, a, c, xc, yc, amps.conv, _GROUP_PROBE, nan, nan))
             elif ca == _SI4 and amps.reconv > 0:
@@ -922,6 +958,24 @@ class _Run:
     def _register(self, new: list[tuple]) -> None:
         """Register new channels (tuples from :func:`_build_few`) and their pairs with the probe positions."""
         amps, box = self.amps, self.box
+        if self.nu == 1:  # a parked beam: a few channels against one position, in plain Python
+            ux, uy = self.uniq[0].tolist()
+            bx, by = self.box.tolist()
+            keep, values = [], []
+            for k, row in enumerate(new):
+                dx, dy = row[3] - ux, row[4] - uy
+                dx -= bx * round(dx / bx)
+                dy -= by * round(dy / by)
+                d2 = dx * dx + dy * dy
+                group = row[6]
+                if d2 <= amps.rcut[group] ** 2:
+                    keep.append(k)
+                    values.append(row[5] * math.exp(-d2 * amps.inv2s2[group]))
+            if not keep:
+                return
+            ci = np.array(keep, dtype=np.int64)
+            self._append(new, np.zeros(len(keep), dtype=np.int64), ci, np.array(values))
+            return
         arr = np.array([row[3:7] for row in new], dtype=np.float64)  # cx, cy, amp, group
         centres, amp, group = arr[:, :2], arr[:, 2], arr[:, 3].astype(np.int64)
         rcut = np.asarray(amps.rcut)[group]
@@ -939,7 +993,10 @@ class _Run:
             d2 = d[:, 0] ** 2 + d[:, 1] ** 2
         if ui.size == 0:
             return
-        g = amp[ci] * np.exp(-d2 * np.asarray(amps.inv2s2)[group[ci]])
+        self._append(new, ui, ci, amp[ci] * np.exp(-d2 * np.asarray(amps.inv2s2)[group[ci]]))
+
+    def _append(self, new: list[tuple], ui: np.ndarray, ci: np.ndarray, g: np.ndarray) -> None:
+        """Number the channels in ``new`` and add their pairs (position ui, row ci of new, probability g)."""
         first = len(self.kind)
         for ch, row in enumerate(new, start=first):
             self.kind.append(row[0])
@@ -1137,7 +1194,9 @@ class _Run:
             events += self._coalesce(na, time, beam, touched)
         return events, touched
 
-    def _migrate(self, b: int, site: np.ndarray, time: float, beam: tuple[float, float]) -> tuple[list[Event], set[int]]:
+    def _migrate(
+        self, b: int, site: np.ndarray, time: float, beam: tuple[float, float]
+    ) -> tuple[list[Event], set[int]]:
         atoms = (self._index_before(b),)
         vid = int(self.did[b])
         site_xy, gen, label, _ = _vacant_sites(self)  # a migration channel implies an empty site
@@ -1277,7 +1336,9 @@ class _Run:
             if sites is not None:
                 _, gen, label, _ = sites
                 others = gen[np.isin(label, label[gen == a]) & (gen != a)].tolist()
-                ids = [int(self.did[g]) for g in others if self.cls[g] == _C_VAC and self.did[g] >= 0 and g not in orphans]
+                ids = [
+                    int(self.did[g]) for g in others if self.cls[g] == _C_VAC and self.did[g] >= 0 and g not in orphans
+                ]
                 vid = min(ids, default=-1)
             if vid < 0:
                 vid = self.next_id
@@ -1302,9 +1363,11 @@ class _Run:
         remap = np.full(len(self.num), -1, dtype=np.int64)
         remap[keep] = np.arange(keep.size)
         nbr = self.nbr[keep]
-        nbr = np.where(nbr >= 0, remap[np.where(nbr >= 0, nbr, 0)], -1)
+        nbr = _sorted_bonds(np.where(nbr >= 0, remap[np.where(nbr >= 0, nbr, 0)], -1))
+        # The same arrays a rebuild from the new sample would give, so that a cache miss (after
+        # pickling, say) changes nothing downstream.
         cfg = _Config(
-            _wrap(self.xy[keep], self.box),
+            _wrap(np.asarray(new.positions[:, :2], dtype=np.float64), self.box),
             np.asarray(new.positions[:, 2], dtype=np.float64).copy(),
             self.num[keep].copy(),
             self.cls[keep].copy(),

@@ -17,7 +17,7 @@ threshold E_d is the McKinley–Feshbach approximation to the Mott cross section
 (McKinley & Feshbach, Phys. Rev. 74, 1759 (1948); see Banhart, Rep. Prog. Phys. 62, 1181 (1999),
 eq. 5):
 
-    σ = π (Z r_e)² (1 − β²)/β⁴ · [x − 1 − β² ln x + π α Z β (2√x − ln x − 2)],   x = E_max/E_d,
+    σ = π (Z r_e)² (1 − β²)/β⁴ · [x − 1 − β² ln x + π α Z β (2√x − ln x − 2)],  x = E_max/E_d,
 
 with r_e the classical electron radius, α the fine-structure constant and β = v/c of the electron;
 σ = 0 for x ≤ 1. For ¹²C with E_d ≈ 21 eV *(est.)* the static threshold is about 105 keV, so a
