@@ -92,8 +92,9 @@ def test_select_argmax_by_hand() -> None:
 
 
 def test_kriging_believer_batch_spreads_over_correlated_candidates() -> None:
-    # Candidates 0 and 1 are perfectly correlated, 2 is independent and slightly worse.
-    mean = np.array([1.0, 1.0, 0.9])
+    # Candidates 0 and 1 are perfectly correlated, 2 is independent and slightly worse. The means
+    # differ slightly so that no step depends on how ties are broken.
+    mean = np.array([1.0, 0.99, 0.9])
     std = np.array([1.0, 1.0, 1.0])
     cov = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     post = CandidatePosterior(mean, std, noise_variance=1e-6, covariance=lambda idx: cov[:, idx])
