@@ -5,9 +5,7 @@ Run: ``.venv/bin/python benchmarks/bench_lattice_gas.py``
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable
 
 from stemtwin.twin.samples.lattice_gas import (
     energy,
@@ -19,14 +17,7 @@ from stemtwin.twin.samples.lattice_gas import (
 from stemtwin.twin.samples.mos2_res2 import build_mos2_res2
 
 
-def timeit(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median and minimum wall time of ``fn`` [s]."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+from bench_twin import timeit  # noqa: E402 - the shared timing helper
 
 
 def main() -> None:

@@ -5,22 +5,13 @@ Run: ``.venv/bin/python benchmarks/bench_tdgl.py``
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable
 
 from stemtwin.twin.samples.ferroelectric import build_ferroelectric
 from stemtwin.twin.samples.tdgl import DEFAULT_DT, LandauGinzburg2D, LGDParameters, domain_labels
 
 
-def timeit(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median and minimum wall time of ``fn`` [s]."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+from bench_twin import timeit  # noqa: E402 - the shared timing helper
 
 
 def main() -> None:
