@@ -202,6 +202,10 @@ class _Config:
     def alive(self) -> np.ndarray:
         return np.ones(len(self.num), dtype=bool)
 
+    @property
+    def numl(self) -> list[int]:
+        return self.num.tolist()
+
     @classmethod
     def from_sample(cls, sample: Sample) -> _Config:
         box = np.asarray(sample.extent, dtype=np.float64)
@@ -705,7 +709,7 @@ def _build_few(st: _Run, owners: Iterable[int], amps: _Amps) -> list[tuple]:
     The same rules as :func:`_build_all`, in plain Python: after an event only a handful of atoms
     need new channels, and per-call numpy overhead would dominate.
     """
-    num, cls, nbr, xy, alive = st.num, st.cls, st.nbr, st.xy, st.alive
+    num, cls, nbr, xy, alive = st.numl, st.cls, st.nbr, st.xy, st.alive  # numl: a list, fast to index
     bx, by = float(st.box[0]), float(st.box[1])
     nan = math.nan
     out: list[tuple] = []
@@ -845,6 +849,7 @@ class _Run:
         self.model, self.sample, self.rng, self.amps = model, sample, rng, table.amps
         self.box, self.z_plane = cfg.box, cfg.z_plane
         self.xy, self.z, self.num = cfg.xy.copy(), cfg.z.copy(), cfg.num.copy()
+        self.numl: list[int] = self.num.tolist()
         self.cls, self.did, self.nbr = cfg.cls.copy(), cfg.did.copy(), cfg.nbr.copy()
         self.n0 = len(self.num)
         self.alive = np.ones(self.n0, dtype=bool)
@@ -933,7 +938,7 @@ class _Run:
 
     def _refresh(self, touched: set[int]) -> None:
         """Rebuild the channels of the atoms an event touched (and of Si bonded to them)."""
-        nbr, num, dead = self.nbr, self.num, self.dead
+        nbr, num, dead = self.nbr, self.numl, self.dead
         owners = set(touched)
         for a in touched:
             for b in nbr[a].tolist():
@@ -1051,6 +1056,7 @@ class _Run:
         self.xy = np.vstack([self.xy, xy[None, :]])
         self.z = np.append(self.z, z)
         self.num = np.append(self.num, number)
+        self.numl.append(number)
         self.cls = np.append(self.cls, _PRISTINE)
         self.did = np.append(self.did, -1)
         self.nbr = np.vstack([self.nbr, np.full((1, _MAX_BONDS), -1, dtype=np.int64)])
@@ -1299,7 +1305,7 @@ class _Run:
         vacancy edge and keeps its vacancy id, or takes ``vacancy_id`` (the vacancy the event
         made or moved), or the id of the vacancy it borders; any other C is pristine (id -1).
         """
-        num, cls, did, alive = self.num, self.cls, self.did, self.alive
+        num, cls, did, alive = self.numl, self.cls, self.did, self.alive
         orphans = []
         for a in atoms:
             if not alive[a]:

@@ -76,6 +76,7 @@ from ..validation import require_int, require_non_negative, require_positive
 __all__ = [
     "BARN_TO_A2",
     "ELECTRON_REST_ENERGY",
+    "GRAPHENE_OUT_OF_PLANE_DEBYE_TEMPERATURE",
     "max_transferred_energy",
     "beam_beta",
     "mckinley_feshbach_cross_section",
