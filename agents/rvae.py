@@ -166,7 +166,7 @@ class RVAEConfig:
     encoder: str = "polar"
     encoder_channels: tuple[int, ...] = (16, 16, 32)
     polar_radii: int = 12
-    polar_angles: int = 32
+    polar_angles: int = 36
     encoder_hidden: int = 128
     decoder_width: int = 64
     decoder_layers: int = 2
