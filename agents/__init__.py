@@ -79,6 +79,8 @@ __all__ = [
     "OracleAgent",
     "PatchCNN",
     "PatchMLP",
+    "RVAEDiscoveryAgent",
+    "RVAEExplorerAgent",
     "RandomAgent",
     "RasterAgent",
     "RawPatchGPAgent",
@@ -95,12 +97,19 @@ __all__ = [
     "task_kind",
 ]
 
-#: Names resolved on first access (they import torch).
-_LAZY = {"DeepKernelGP": "gp", "PatchCNN": "gp", "PatchMLP": "gp", "gp": None}
+#: Names resolved on first access, by sub-module (they import torch).
+_LAZY = {
+    "DeepKernelGP": "gp",
+    "PatchCNN": "gp",
+    "PatchMLP": "gp",
+    "RVAEDiscoveryAgent": "discovery",
+    "RVAEExplorerAgent": "rvae_explorer",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.gp")
-        return module if _LAZY[name] is None else getattr(module, name)
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    if name == "gp":
+        return importlib.import_module(f"{__name__}.gp")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -349,6 +349,7 @@ _BUILTIN: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("gp_patches", "stemtwin.agents.baselines:RawPatchGPAgent", "Bayesian optimisation with a GP on raw flattened patches (no learned features).", ("explore",)),
     ("oracle", "stemtwin.agents.baselines:OracleAgent", "Reads the true map (given explicitly) and measures its best sites first.", ("explore",)),
     ("rvae_discovery", "stemtwin.agents.discovery:RVAEDiscoveryAgent", "rVAE on atom-centred patches: per-atom classes, rotations and class transitions.", ("dynamics",)),
+    ("rvae_explorer", "stemtwin.agents.rvae_explorer:RVAEExplorerAgent", "Bayesian optimisation with a GP on rVAE content latents of the patches.", ("explore",)),
 )
 for _name, _factory, _description, _tasks in _BUILTIN:
     register_agent(_name, _factory, _description, _tasks)

@@ -37,8 +37,9 @@ Report
 ------
 ``positions``: per frame, (n, 2) sub-pixel atom positions (p, q) in *frame pixels* (axis 0, axis 1),
 the convention of ``frame_truth()["pixel_positions"]`` (pixel (p, q) at the FOV origin +
-(p, q)·pixel size); ``classes`` (n,) int; ``angles`` (n,) [rad] in [0, 2π/n) and ``symmetry`` (n,) its order n; ``class_probs``
-(n, K); ``latents`` (n, content_dim) rVAE content means; ``translations`` (n, 2) [pixels];
+(p, q)·pixel size), for the atoms at least ``margin`` pixels inside the frame; ``classes`` (n,)
+int; ``angles`` (n,) [rad] in [0, 2π/n) and ``symmetry`` (n,) that order n; ``class_probs`` (n, K);
+``latents`` (n, content_dim) rVAE content means; ``translations`` (n, 2) [pixels];
 ``transition_matrix`` (K, K) row-stochastic (rows of classes never tracked are zero),
 ``transition_counts`` (K, K); ``tracks``: per frame t ≥ 1, (m, 2) index pairs (atom in t−1, atom
 in t); ``fov_origins`` (from ``info``, [Å]) and ``actions`` per frame; ``n_classes``, ``units`` and
@@ -264,7 +265,6 @@ class RVAEDiscoveryAgent(Agent):
         if not stay:
             self._site = self._next_site()
             self._frames_here = 0
-            self._quiet = 0
         xy = self._sites[self._site]
         dwell = self.watch_dwell if watching else self.explore_dwell
         self._action = np.array([xy[0], xy[1], dwell], dtype=np.float32)
@@ -333,7 +333,6 @@ class RVAEDiscoveryAgent(Agent):
         self._actions: list[np.ndarray] = []
         self._changes: list[int] = []
         self._frames_here = 0
-        self._quiet = 0
         self._pending = False
         self._visits: np.ndarray = np.zeros(self.explore_grid**2, dtype=np.int64)
         self._sites = self._site_lattice()
@@ -408,7 +407,7 @@ class RVAEDiscoveryAgent(Agent):
         from .rvae import RVAE
 
         seed = int(self.rng.integers(2**31 - 1))
-        params: dict[str, Any] = {"patch_size": self.patch_size, "content_dim": self.content_dim, "symmetry": self.symmetry_setting, "recon_sigma": 0.2, "learning_rate": 3e-3, "seed": seed}
+        params: dict[str, Any] = {"patch_size": self.patch_size, "content_dim": self.content_dim, "symmetry": self.symmetry_setting, "recon_sigma": 0.2, "seed": seed}
         params.update(self.rvae_overrides)
         try:
             self.model = RVAE(**params)

@@ -4,7 +4,8 @@ The agent cuts a patch of the survey image around every candidate (``info["candi
 when the env provides them, otherwise :func:`~stemtwin.agents.base.cut_patches` with the envs'
 documented candidate → pixel mapping), and models the reward as a GP whose kernel acts on a learned
 low-dimensional embedding of the patch (:class:`~stemtwin.agents.gp.DeepKernelGP`). After a few random
-seed measurements, every step:
+seed measurements (and, while every reward is still the same, farthest-point picks in the patches'
+principal-component space: ``explore_until_signal``), every step:
 
 1. conditions the GP on all measurements so far (standardised rewards) and, on the retrain schedule,
    trains the feature extractor and the GP hyper-parameters jointly on the exact marginal
@@ -24,7 +25,7 @@ All randomness comes from the agent's ``seed``: the seed measurements and Thomps
 ``torch.Generator`` seeded from that stream. ``num_threads`` sets ``torch.set_num_threads`` only
 while the agent computes (restored afterwards); ``None`` leaves torch's setting alone.
 
-torch and GPyTorch are imported on the first model fit, not when this module is imported.
+torch and GPyTorch are imported when a GP agent is constructed, not when this module is imported.
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ class GPBOAgent(ExploreAgent):
     batch_size
         Candidates per prediction batch.
     num_threads
-        torch threads while the agent computes (None: unchanged).
+        torch threads while the agent computes (None: unchanged). The models are small (hundreds of
+        points, 2-D embeddings), so 1–2 threads suffice; on cores shared with other busy processes
+        use 1, as OpenMP oversubscription made 2 threads 10–50× slower in our measurements.
     seed
         Seed of all the agent's randomness (see the module docstring).
     """

@@ -12,20 +12,30 @@ Conventions
 -----------
 * Patches are arrays of shape (N, p, p) indexed (x, y) like the twin's images (axis 0 = x).
 * Grid coordinates are normalised to [-1, 1] along each axis (pixel centres).
-* **Angle parametrisation.** The encoder outputs two numbers (a, b) and a log-variance; the posterior
-  mean angle is ``μ_θ = atan2(b, a)`` — the (cos, sin) parametrisation, continuous all around the
-  circle — and the posterior is a normal ``N(μ_θ, σ_θ²)`` on the angle (the decoder only sees
-  cos θ and sin θ, so it wraps naturally). θ is the counter-clockwise rotation (from axis 0 towards
-  axis 1, the sense of ``arctan2(v_y, v_x)``) of the fragment in the patch relative to the decoder's
-  canonical fragment; the decoder reads the canonical fragment at ``u = R(−θ)(x − t)``. Encoded
-  angles are reported in [0, 2π). The canonical orientation is learned, so the latent angle equals
-  the true rotation up to a global offset (and, for an n-fold symmetric fragment, modulo 2π/n).
+* **Angle parametrisation: (cos, sin).** The encoder outputs a 2-vector (a, b) ∝ (cos nθ, sin nθ)
+  and a log-variance; the posterior mean angle is ``μ_θ = atan2(b, a)/n`` — continuous all around
+  the circle, unlike a single angle output — and the posterior is a normal ``N(μ_θ, σ_θ²)`` on the
+  angle (the decoder only sees cos θ and sin θ, so it wraps naturally). n is the rotational order
+  of the read-out (``symmetry``: 1 by default; ``"auto"`` picks it per patch, see
+  :class:`RVAEConfig`). θ is the counter-clockwise rotation (from axis 0 towards axis 1, the sense of
+  ``arctan2(v_y, v_x)``) of the fragment in the patch relative to the decoder's canonical fragment;
+  the decoder reads the canonical fragment at ``u = R(−θ)(x − t)``. Encoded angles are reported in
+  [0, 2π/n). The canonical orientation is learned, so the latent angle equals the true rotation up
+  to a global offset (and, for an n-fold symmetric fragment, modulo 2π/n).
+* **Encoder.** By default a polar-transformer CNN (:class:`_PolarEncoder`): the patch is resampled on
+  a polar grid where a rotation is a cyclic shift; circular convolutions keep the shift, the angle is
+  the phase of an angular harmonic of a learned feature map (equivariant by construction) and the
+  content latents come from shift-invariant features (invariant by construction). A plain CNN
+  (``encoder="cnn"``) is available; its angle has to be discovered from the reconstruction alone.
+* **Decoder.** The coordinate MLP's first layer has a sine activation (SIREN-like, Sitzmann et al.
+  2020; ``first_activation``), the others SiLU; with a ``tanh``/SiLU first layer the network is biased
+  to smooth images and took several times more steps to draw the neighbouring atoms of a patch.
 * **Rotation prior.** The prior on θ is location-free with scale σ_p = ``rotation_prior_sigma``
   (default 0.1 rad): the KL term is ``log(σ_p/σ_θ) + σ_θ²/(2σ_p²) − ½``, which keeps the posterior
   width near σ_p but lets the mean go anywhere on the circle (as atomai's rVAE "phi prior" does; a
   uniform-location prior with a wide width lets the angle noise swamp the signal and the rotation
   latent collapses). ``rotation_prior_centered=True`` adds ``μ_θ²/(2σ_p²)``, a normal prior
-  ``N(0, σ_p²)`` on the wrapped mean in (−π, π], for fragments whose rotations are small.
+  ``N(0, σ_p²)`` on the wrapped mean in (−π/n, π/n], for fragments whose rotations are small.
 * **Translation** (dx, dy) is in normalised coordinates inside the model (prior ``N(0, σ_t²)``) and in
   pixels in :class:`RVAEEncoding`.
 * **Discrete class latent** (optional, ``n_classes > 1``): a relaxed one-hot (Gumbel-softmax, hard=False,
@@ -39,7 +49,14 @@ Speed
 -----
 The first decoder layer acting on ``[R(−θ)(x − t), z]`` is folded into a per-patch affine map of the
 fixed grid, ``h₁ = (W_u R(−θ)) x + (W_z z − W_u R(−θ) t + b)``, evaluated with one batched matmul;
-only the hidden H×H layers run per pixel. See ``benchmarks/bench_rvae.py``.
+only the hidden H×H layers run per pixel, in bfloat16 where the CPU supports it natively
+(``decoder_precision``). See ``benchmarks/bench_rvae.py``.
+
+Determinism
+-----------
+A seed fixes the initial weights (drawn inside ``torch.random.fork_rng``, so the global torch stream is
+untouched), the shuffling and the reparametrisation noise (a private ``torch.Generator``): the same
+seed, data and thread count give identical weights and encodings.
 
 Saving
 ------
@@ -53,7 +70,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +145,11 @@ class RVAEConfig:
     decoder_layers
         Hidden layers of the coordinate network (the first one acts on coordinates + latents).
     activation
-        Decoder activation, one of :data:`ACTIVATIONS`.
+        Activation of the decoder's hidden layers after the first, one of :data:`ACTIVATIONS`.
+    first_activation
+        Activation of the first decoder layer (on coordinates + latents); default ``"sin"`` (SIREN-like:
+        periodic features of the rotated coordinates, which fit atom-sized blobs in a few epochs);
+        None: ``activation``.
     coordinate_scale
         Factor on the normalised coordinates fed to the coordinate network. A coordinate MLP is
         biased towards smooth functions of its input; scaling the input (like the bandwidth of random
@@ -166,7 +187,7 @@ class RVAEConfig:
     encoder: str = "polar"
     encoder_channels: tuple[int, ...] = (16, 16, 32)
     polar_radii: int = 12
-    polar_angles: int = 36
+    polar_angles: int = 48
     encoder_hidden: int = 128
     decoder_width: int = 64
     decoder_layers: int = 2
@@ -183,7 +204,7 @@ class RVAEConfig:
     beta_class: float = 1.0
     recon_sigma: float = 0.1
     class_temperature: float = 0.5
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     batch_size: int = 128
     seed: int = 0
 

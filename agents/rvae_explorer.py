@@ -85,7 +85,6 @@ class RVAEExplorerAgent(GPBOAgent):
             "content_dim": self.content_dim,
             "symmetry": self.symmetry,
             "recon_sigma": 0.3,
-            "learning_rate": 3e-3,
             "batch_size": 64,
             "seed": int(self.rng.integers(2**31 - 1)),
         }

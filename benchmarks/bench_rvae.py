@@ -35,14 +35,15 @@ def synthetic_patches(n: int, p: int = 32, rng: int = 0) -> np.ndarray:
     return (img + gen.normal(0.0, 0.05, img.shape)).astype(np.float32)
 
 
-def bench_epoch(threads: int, epochs: int) -> None:
+def bench_epoch(threads: int, epochs: int, precision: str = "auto") -> None:
     torch.set_num_threads(threads)
     patches = synthetic_patches(3000)
-    model = RVAE(patch_size=32, seed=0)
+    model = RVAE(patch_size=32, seed=0, decoder_precision=precision)
     model.fit(patches[:256], epochs=1)  # warm the allocator and kernels
     hist = model.fit(patches, epochs=epochs)
     times = [h["seconds"] for h in hist]
-    print(f"rVAE epoch, 3000 patches 32×32, batch {model.config.batch_size}, {threads} thread(s): "
+    dtype = str(model.decoder.dtype).removeprefix("torch.")
+    print(f"rVAE epoch, 3000 patches 32×32, batch {model.config.batch_size}, decoder {dtype}, {threads} thread(s): "
           f"median {np.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}) over {epochs} epochs")
     model.encode(patches[:256])
     t0 = time.perf_counter()
@@ -51,6 +52,8 @@ def bench_epoch(threads: int, epochs: int) -> None:
         model.encode(patches)
     dt = (time.perf_counter() - t0) / reps
     print(f"rVAE encode, {threads} thread(s): {3000 / dt:,.0f} patches/s ({dt * 1e3:.0f} ms for 3000)")
+    enc = model.encode(patches)
+    print(f"  (after {model.epochs_trained} epochs: reconstruction {hist[-1]['reconstruction']:.0f} nats/patch, {len(np.unique(enc.order))} angle order(s))")
 
 
 def bench_frame(threads: int) -> None:
@@ -76,10 +79,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--float32", action="store_true", help="also time the float32 decoder")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     for t in args.threads:
         bench_epoch(t, args.epochs)
+        if args.float32:
+            bench_epoch(t, args.epochs, "float32")
     bench_frame(args.threads[0])
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 

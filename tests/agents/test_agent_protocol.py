@@ -76,9 +76,10 @@ def test_import_does_not_load_torch() -> None:
 
 
 def test_registry_lists_the_agents() -> None:
-    for name in ("dkl_bo", "random", "raster", "gp_xy", "gp_patches", "oracle"):
+    for name in ("dkl_bo", "random", "raster", "gp_xy", "gp_patches", "oracle", "rvae_explorer"):
         assert name in AGENTS and "explore" in AGENTS[name].tasks
         assert name in describe_agents()
+    assert AGENTS["rvae_discovery"].tasks == ("dynamics",)
 
 
 def test_unknown_agent_gets_did_you_mean() -> None:
