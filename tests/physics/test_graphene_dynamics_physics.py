@@ -22,16 +22,8 @@ E_CHARGE = 1.602176634e-19
 
 
 def _parked(xy, seconds: float, current: float = 30.0, energy: float = 60e3) -> Exposure:
-    """A beam parked at ``xy`` for ``seconds`` (one position, one long dwell)."""
-    return Exposure(
-        positions=np.asarray(xy, dtype=float).reshape(1, 2),
-        electrons=np.array([current * 1e-12 * seconds / E_CHARGE]),
-        times=np.array([0.0]),
-        dwell_time=seconds,
-        energy=energy,
-        current=current,
-        kind="spectrum",
-    )
+    """A beam parked at ``xy`` for ``seconds`` (one position, one long dwell), at 60 kV by default."""
+    return Exposure.parked(xy, seconds, current=current, energy=energy)
 
 
 def _raster(sample, per_axis: int, electrons: float, energy: float) -> Exposure:

@@ -23,15 +23,8 @@ KINDS = {"si_jump", "si_conversion", "knock_on", "vacancy_migration", "vacancy_c
 
 
 def _parked(xy, seconds: float, current: float = 30.0, energy: float = 60e3) -> Exposure:
-    return Exposure(
-        positions=np.asarray(xy, dtype=float).reshape(1, 2),
-        electrons=np.array([current * 1e-12 * seconds / E_CHARGE]),
-        times=np.array([0.0]),
-        dwell_time=seconds,
-        energy=energy,
-        current=current,
-        kind="spectrum",
-    )
+    """A beam parked at ``xy`` for ``seconds`` (one position, one long dwell), at 60 kV by default."""
+    return Exposure.parked(xy, seconds, current=current, energy=energy)
 
 
 def _line(x: float, y0: float, y1: float, n: int, electrons: float, energy: float = 80e3, t0: float = 0.0) -> Exposure:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..dose import electrons_per_position
 from ..errors import ConfigurationError
 from ..samples.sample import Sample
 from ..validation import require_choice
@@ -54,6 +55,20 @@ class Exposure:
     def total_electrons(self) -> float:
         """Electrons delivered in this acquisition [e⁻]."""
         return float(np.sum(self.electrons))
+
+    @classmethod
+    def parked(cls, xy: Any, seconds: float, current: float = 30.0, energy: float = 80e3) -> Exposure:
+        """A beam parked at ``xy`` [Å] for ``seconds`` [s] at ``current`` [pA] and ``energy`` [eV]."""
+        return cls(
+            positions=np.asarray(xy, dtype=float).reshape(1, 2),
+            electrons=np.array([electrons_per_position(current, seconds)]),
+            times=np.array([0.0]),
+            dwell_time=float(seconds),
+            energy=float(energy),
+            current=float(current),
+            kind="spectrum",
+        )
+
 
 
 @dataclass(frozen=True)
