@@ -5,7 +5,6 @@ Run: ``.venv/bin/python benchmarks/bench_lattice_gas.py``
 
 from __future__ import annotations
 
-import time
 
 from stemtwin.twin.samples.lattice_gas import (
     energy,

@@ -5,7 +5,6 @@ Run: ``.venv/bin/python benchmarks/bench_tdgl.py``
 
 from __future__ import annotations
 
-import time
 
 from stemtwin.twin.samples.ferroelectric import build_ferroelectric
 from stemtwin.twin.samples.tdgl import DEFAULT_DT, LandauGinzburg2D, LGDParameters, domain_labels

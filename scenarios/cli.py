@@ -1,17 +1,16 @@
 """The ``stemtwin`` command line.
 
-Sub-commands: ``list`` (what the twin offers) and ``show`` (an overview figure of a sample, or with
-``--frames`` a movie of the sample evolving under the beam).
+Sub-commands: ``list`` (samples, engines, detectors, scenarios, envs, agents and scalarizers),
+``show`` (an overview figure of a sample, or with ``--frames`` a movie of the sample evolving under
+the beam), ``bench`` (run scenario benchmarks and write a report) and ``train`` (train a model).
 Bad input prints one clear error line and exits with status 2; no partial file is ever written.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from stemtwin.twin.errors import TwinError
@@ -33,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stemtwin", description="A digital twin of a scanning transmission electron microscope.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("list", help="list samples, imaging engines and detectors")
+    sub.add_parser("list", help="list samples, engines, detectors, scenarios, envs, agents and scalarizers")
 
     show = sub.add_parser("show", help="draw a figure of a sample: truth, a noisy HAADF frame, EELS spectra")
     show.add_argument("sample", nargs="?", default="graphene", help="sample family (default: graphene)")
@@ -49,7 +48,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--frames", type=int, default=None,
         help="record N frames with beam dynamics on and write a movie (--out .gif) or a strip (--out .png)",
     )
+    _add_bench_parser(sub)
+    from .train import add_train_parser
+
+    add_train_parser(sub)
     return parser
+
+
+def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser(
+        "bench",
+        help="run scenario benchmarks: agents × seeds, leaderboard, summary.json, report.md and figures",
+        description="Run agents × seeds on scenarios and write records.jsonl, summary.json, report.md and PNG figures.",
+    )
+    bench.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO",
+        help="shipped scenario names (see `stemtwin list`) or .toml files (default: the default subset)",
+    )
+    bench.add_argument("--agents", help="comma-separated agent names (default: the scenario's agents)")
+    bench.add_argument("--seeds", help="comma-separated seeds or a range such as 0-4 (default: the scenario's seeds)")
+    bench.add_argument("--budget", type=int, help="steps per episode (default: the scenario's budget)")
+    bench.add_argument("--quick", action="store_true", help="use each scenario's quick variant")
+    bench.add_argument(
+        "--workers", type=int, default=None,
+        help="processes of the local Dask cluster (default: one per core; 0: no Dask, run in this process)",
+    )
+    bench.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    bench.add_argument("--out", type=Path, default=Path("results/bench"), help="results folder (default: results/bench)")
+    bench.add_argument("--force", action="store_true", help="replace an existing results folder")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def _cmd_list() -> int:
@@ -68,19 +95,39 @@ def _cmd_list() -> int:
     for name, kind in DETECTORS.items():
         det = kind()
         print(f"  {name:<12} annular {det.inner:g}–{det.outer:g} mrad")
+    _list_benchmark_parts()
     return 0
 
 
-def _atomic_write(out: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a partial ``out``."""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def _list_benchmark_parts() -> None:
+    import gymnasium as gym
+    import stemtwin.envs
+    from stemtwin.agents import describe_agents
+    from stemtwin.envs.scalarizers import describe_scalarizers
+
+    from .spec import DEFAULT_BENCH, load_scenario, shipped_scenarios
+
+    print("scenarios:  (* in the default `stemtwin bench` subset)")
+    for name in shipped_scenarios():
+        scenario = load_scenario(name)
+        mark = "*" if name in DEFAULT_BENCH else " "
+        print(f" {mark}{name:<26} [{scenario.task}] {scenario.title}")
+    print("envs:")
+    for env_id in stemtwin.envs.ENV_IDS:
+        entry = gym.spec(env_id).entry_point
+        module, _, cls = str(entry).partition(":")
+        doc = _first_line(getattr(__import__(module, fromlist=[cls]), cls).__doc__)
+        print(f"  {env_id:<32} {doc}")
+    print("agents:")
+    for line in describe_agents().splitlines():
+        print(f"  {line}")
+    print("scalarizers:")
+    for name, text in describe_scalarizers().items():
+        print(f"  {name:<18} {text}")
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -89,6 +136,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from stemtwin.twin.signals.imaging import IMAGING_ENGINES
     from stemtwin.twin.validation import require_choice, require_int
 
+    from .atomic import atomic_write_path
     from .movie import MOVIE_SUFFIXES, MovieSettings, record_movie, save_movie
     from .show import MODALITIES, ShowSettings, default_sample, overview_figure
 
@@ -113,10 +161,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
             f"{sample.name} under the beam: {frames} frames, {dose:.2g} e/Å² per frame, "
             f"{scope.optics.energy / 1e3:.0f} kV, {total} events"
         )
-        _atomic_write(out, lambda path: save_movie(images, events, path, title))
+        atomic_write_path(out, lambda path: save_movie(images, events, path, title))
     else:
         fig = overview_figure(sample, settings)
-        _atomic_write(out, lambda path: fig.savefig(path, dpi=110))
+        atomic_write_path(out, lambda path: fig.savefig(path, dpi=110))
     print(f"wrote {out}")
     return 0
 
@@ -127,6 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list()
+        if args.command == "bench":
+            from .bench import run_bench
+
+            return run_bench(args)
+        if args.command == "train":
+            from .train import run_train
+
+            return run_train(args)
         return _cmd_show(args)
     except TwinError as exc:
         print(f"stemtwin: error: {exc}", file=sys.stderr)

@@ -28,6 +28,8 @@ def test_wheel_holds_the_four_subpackages_and_data(wheel: Path) -> None:
     for package in ("twin", "agents", "envs", "scenarios"):
         assert f"stemtwin/{package}/__init__.py" in names
     assert "stemtwin/twin/data/haadf_calibration.json" in names
+    shipped = {Path(n).name for n in names if n.startswith("stemtwin/scenarios/catalog/") and n.endswith(".toml")}
+    assert shipped == {p.name for p in (ROOT / "scenarios" / "catalog").glob("*.toml")} and len(shipped) >= 8
     assert "stemtwin/twin/signals/fast_engine.py" in names
 
 
