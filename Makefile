@@ -20,9 +20,10 @@ test: install
 test-slow: install
 	$(PY) -m pytest -m slow
 
+# The main job: quick variants of the default scenario subset (DKL-BO and rVAE), leaderboard + report.
 bench: install
 	mkdir -p $(OUT)
-	$(VENV)/bin/stemtwin show graphene --out $(OUT)/graphene.png
+	$(VENV)/bin/stemtwin bench --quick --out $(OUT)/bench --force
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

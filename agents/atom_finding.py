@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
 
-__all__ = ["find_atoms", "extract_patches", "refine_positions", "match_positions", "AtomFindingError"]
+__all__ = ["find_atoms", "extract_patches", "normalised_patches", "refine_positions", "match_positions", "AtomFindingError"]
 
 REFINEMENTS = ("quadratic", "centroid", "none")
 
@@ -225,6 +225,38 @@ def extract_patches(
     nx, ny = arr.shape
     inside = (pos[:, 0] - half >= 0) & (pos[:, 0] + half <= nx - 1) & (pos[:, 1] - half >= 0) & (pos[:, 1] + half <= ny - 1)
     return patches, inside
+
+
+def normalised_patches(smooth: np.ndarray, positions: np.ndarray, patch_size: int) -> np.ndarray:
+    """Atom-centred patches scaled so that the background is 0 and the median atom peak is 1.
+
+    The background is the 5th percentile of ``smooth``; the peak is ``smooth`` interpolated at each
+    position. Used for the rVAE's input, by the discovery agent and ``stemtwin train rvae``.
+
+    Parameters
+    ----------
+    smooth
+        The (lightly smoothed) image, (H, W).
+    positions
+        Atom positions (p, q) [pixels], (n, 2).
+    patch_size
+        Patch side [pixels].
+
+    Returns
+    -------
+    ndarray of shape (n, patch_size, patch_size), float32
+    """
+    from scipy import ndimage
+
+    bg = float(np.percentile(smooth, 5.0))
+    if len(positions) == 0:
+        return np.zeros((0, patch_size, patch_size), np.float32)
+    peaks = ndimage.map_coordinates(smooth, [positions[:, 0], positions[:, 1]], order=1)
+    scale = float(np.median(peaks) - bg)
+    if not scale > 0:
+        scale = float(np.ptp(smooth)) or 1.0
+    patches, _ = extract_patches(smooth, positions, patch_size, cval=bg)
+    return ((patches - bg) / scale).astype(np.float32)
 
 
 def match_positions(a: Any, b: Any, max_distance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

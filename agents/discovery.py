@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from .atom_finding import extract_patches, find_atoms, match_positions
+from .atom_finding import find_atoms, match_positions, normalised_patches
 from .base import Agent, AgentError, IncompatibleEnvError, check_reward
 
 __all__ = ["RVAEDiscoveryAgent", "bhattacharyya_distance", "register_frames"]
@@ -393,15 +393,7 @@ class RVAEDiscoveryAgent(Agent):
         self.timings["frame"].append(time.perf_counter() - t0)
 
     def _normalised_patches(self, smooth: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        bg = float(np.percentile(smooth, 5.0))
-        if len(pos) == 0:
-            return np.zeros((0, self.patch_size, self.patch_size), np.float32)
-        peaks = ndimage.map_coordinates(smooth, [pos[:, 0], pos[:, 1]], order=1)
-        scale = float(np.median(peaks) - bg)
-        if not scale > 0:
-            scale = float(np.ptp(smooth)) or 1.0
-        patches, _ = extract_patches(smooth, pos, self.patch_size, cval=bg)
-        return ((patches - bg) / scale).astype(np.float32)
+        return normalised_patches(smooth, pos, self.patch_size)
 
     def _start_model(self, patches: np.ndarray) -> None:
         from .rvae import RVAE

@@ -523,7 +523,7 @@ class VirtualADF(_DiffractionScalarizer):
 
 
 #: Strain components of :class:`StrainComponent`.
-STRAIN_COMPONENTS: tuple[str, ...] = ("xx", "yy", "xy", "rotation")
+STRAIN_COMPONENTS: tuple[str, ...] = ("xx", "yy", "xy", "rotation", "dilatation")
 
 
 class StrainComponent(_DiffractionScalarizer):
@@ -533,7 +533,8 @@ class StrainComponent(_DiffractionScalarizer):
     of the field of view (starting from the family's ideal lattice), so the strain reads 0 there. Each
     measured pattern's basis is fitted from its disks (:func:`fit_reciprocal_basis`) and compared
     (:func:`strain_from_bases`). ``"xy"`` is the symmetric shear (εxy + εyx)/2 and ``"rotation"`` the
-    antisymmetric part (εyx − εxy)/2 [rad]. A pattern whose disks cannot be fitted scores 0.
+    antisymmetric part (εyx − εxy)/2 [rad]; ``"dilatation"`` the mean normal strain (εxx + εyy)/2.
+    A pattern whose disks cannot be fitted scores 0.
 
     It needs separated disks (α < λ/2d): in ``DiffractionExplore`` use ``probe="nanobeam"`` (the
     default when this scalarizer is chosen).
@@ -541,7 +542,7 @@ class StrainComponent(_DiffractionScalarizer):
 
     name = "strain_component"
     summary = (
-        "strain component `component` ('xx', 'yy', 'xy' or 'rotation') of the disk lattice against a reference "
+        "strain component `component` ('xx', 'yy', 'xy', 'rotation' or 'dilatation') of the disk lattice against a reference "
         "fitted at reset at the field's centre [dimensionless]; needs probe='nanobeam'"
     )
     needs_separated_disks: ClassVar[bool] = True
@@ -579,6 +580,7 @@ class StrainComponent(_DiffractionScalarizer):
             "yy": eps[1, 1],
             "xy": 0.5 * (eps[0, 1] + eps[1, 0]),
             "rotation": 0.5 * (eps[1, 0] - eps[0, 1]),
+            "dilatation": 0.5 * (eps[0, 0] + eps[1, 1]),
         }[self.component]
         return float(value) if np.isfinite(value) else 0.0
 

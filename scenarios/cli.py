@@ -128,6 +128,13 @@ def _list_benchmark_parts() -> None:
     print("scalarizers:")
     for name, text in describe_scalarizers().items():
         print(f"  {name:<18} {text}")
+    from .metrics import METRICS
+
+    print("metrics:  (↓ lower is better, ↑ higher is better)")
+    for name, metric in METRICS.items():
+        arrow = {"lower": "↓", "higher": "↑"}.get(metric.better or "", " ")
+        unit = f" [{metric.unit}]" if metric.unit else ""
+        print(f"  {name:<18} {arrow} [{metric.task}] {metric.description}{unit}")
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -273,21 +273,13 @@ def atom_patches(
         Atom positions (p, q) [pixels] along (axis 0, axis 1).
     """
     from scipy import ndimage
-    from stemtwin.agents.atom_finding import extract_patches, find_atoms
+    from stemtwin.agents.atom_finding import find_atoms, normalised_patches
 
     frame = np.asarray(image, dtype=np.float64)
     border = max(patch_size // 2 - 1, 0) if margin is None else int(margin)
     pos = find_atoms(frame, sigma=atom_sigma, min_distance=min_distance, threshold=threshold, border=border)
-    if len(pos) == 0:
-        return np.zeros((0, patch_size, patch_size), np.float32), pos
     smooth = ndimage.gaussian_filter(frame, smoothing, mode="nearest") if smoothing > 0 else frame
-    bg = float(np.percentile(smooth, 5.0))
-    peaks = ndimage.map_coordinates(smooth, [pos[:, 0], pos[:, 1]], order=1)
-    scale = float(np.median(peaks) - bg)
-    if not scale > 0:
-        scale = float(np.ptp(smooth)) or 1.0
-    patches, _ = extract_patches(smooth, pos, patch_size, cval=bg)
-    return ((patches - bg) / scale).astype(np.float32), pos
+    return normalised_patches(smooth, pos, patch_size), pos
 
 
 # -- training -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from stemtwin.agents import metrics  # noqa: E402
 from stemtwin.agents.atom_finding import match_positions  # noqa: E402
 from stemtwin.agents.base import AgentError, IncompatibleEnvError, run_episode  # noqa: E402
 from stemtwin.agents.discovery import RVAEDiscoveryAgent, register_frames  # noqa: E402
+from stemtwin.scenarios.scoring import match_to_truth  # noqa: E402
 
 
 def fragment_series(
@@ -197,33 +198,6 @@ def test_bad_parameters_name_the_field(kwargs, name) -> None:
 
 
 # -- the real env -----------------------------------------------------------------------------------------
-def _match_to_truth(frame: np.ndarray, found: np.ndarray, truth: np.ndarray, weights: np.ndarray, tol: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Match found atoms to the true (nominal) pixel positions of a frame with scan distortions.
-
-    The true positions are nominal; the scan moves the image by a global offset (drift, random walk)
-    and by a displacement that varies smoothly along the slow scan axis (axis 1). Register a rendering
-    of the truth against the frame, then alternate matching and a Gaussian-smoothed displacement
-    field along axis 1.
-    """
-    from scipy import ndimage
-
-    img = np.zeros(frame.shape)
-    ip = np.round(truth).astype(int)
-    ok = np.all((ip >= 0) & (ip < np.array(frame.shape)), axis=1)
-    np.add.at(img, (ip[ok, 0], ip[ok, 1]), weights[ok])
-    shift = register_frames(ndimage.gaussian_filter(img, 2.5), ndimage.gaussian_filter(frame, 2.0), max_shift=40.0)
-    pred = truth - shift
-    for _ in range(3):
-        ia, ib, _ = match_positions(found, pred, 2 * tol)
-        if len(ia) < 5:
-            break
-        resid = found[ia] - pred[ib]
-        w = np.exp(-0.5 * ((pred[:, 1][:, None] - pred[ib, 1][None, :]) / 6.0) ** 2)
-        pred = pred + (w @ resid) / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
-    ia, ib, _ = match_positions(found, pred, tol)
-    return ia, ib
-
-
 @pytest.mark.slow
 def test_discovery_ari_on_beam_dynamics_graphene() -> None:
     """The issue's check: ARI ≥ 0.7 against the true site classes, noisy graphene frames, default dose."""
@@ -255,7 +229,7 @@ def test_discovery_ari_on_beam_dynamics_graphene() -> None:
     true, pred = [], []
     for t, truth in enumerate(truths):
         heavy = np.isin(np.asarray(truth["site_class_names"], dtype=object)[truth["site_class"]], ["Si_3fold", "Si_4fold"])
-        ia, ib = _match_to_truth(frames[t], report["positions"][t], truth["pixel_positions"], np.where(heavy, 4.0, 1.0))
+        ia, ib = match_to_truth(frames[t], report["positions"][t], truth["pixel_positions"], np.where(heavy, 4.0, 1.0))
         true.append(truth["site_class"][ib])
         pred.append(report["classes"][t][ia])
     true_all, pred_all = np.concatenate(true), np.concatenate(pred)

@@ -15,6 +15,10 @@ def test_list_names_samples_engines_detectors(capsys) -> None:
     out = capsys.readouterr().out
     for word in ("graphene", "mos2-res2", "ferroelectric", "fast", "abtem", "haadf", "abf"):
         assert word in out
+    for section in ("scenarios:", "envs:", "agents:", "scalarizers:", "metrics:"):
+        assert section in out
+    for word in ("graphene-eels-si4fold", "stemtwin/BeamDynamics-v0", "dkl_bo", "rvae_discovery", "si_fourfold", "normalised_regret"):
+        assert word in out
 
 
 def test_show_writes_a_png(tmp_path) -> None:

@@ -19,6 +19,34 @@ Metropolis sweeps of the lattice gas with unlike-pair energies w1 (nearest) and 
 neighbours) [kT] at the reduced temperature T (Vlcek et al., npj Comput. Mater. 7 (2021),
 doi 10.1038/s41524-021-00507-7). w > 0 clusters Re; w < 0 makes Re and Mo alternate.
 
+Lattice relaxation (Vegard's law)
+---------------------------------
+With ``re_lattice_mismatch`` m ≠ 0 the cations and their S columns move off the ideal lattice so that
+the local lattice constant follows Vegard's law, a(r) ≈ a·(1 + m·(f(r) − f̄)):
+
+1. The local Re fraction f(r) is the Re occupancy of the cation sites smoothed by a periodic Gaussian
+   of standard deviation ``RELAXATION_SMOOTHING``·a (one lattice constant *(est.)*): f = (G∗ρ_Re)/(G∗ρ_cation),
+   with ρ the point densities of Re and of all cations. f̄ is its mean over the cell.
+2. The local isotropic eigenstrain is ε*(r) = m·(f(r) − f̄) (zero mean over the cell).
+3. The displacement is irrotational, u = ∇φ, with a dilatation div u = ∇²φ = 2ε*(r): the strain tensor
+   is the Hessian of φ, isotropic (εxx = εyy = ε*) inside a large round Re-rich cluster, uniaxial
+   across a straight band. φ is solved by FFT on a periodic grid over the cell (spacing a/4 along x,
+   a·√3/4 along y, so that every cation sits on a node), with the k = 0 term dropped: u has zero
+   mean and the cell keeps its size.
+4. Each cation moves by u at its site, and the S of its column (column k belongs to cation k) by the
+   same u; positions are wrapped into the periodic cell.
+
+This is the free (Vegard) dilatation. An elastically embedded inclusion would only reach a fraction
+(1 + ν)/2 ≈ 0.6 of it (plane stress, ν ≈ 0.25 *(est.)*), so m is an effective mismatch. The relaxation
+is deterministic given the cation arrangement, is skipped entirely for m = 0 (the structure is then
+identical to the unrelaxed one), and is not redone when the beam dynamics later swap cations.
+
+A suggested value is m ≈ +0.013 *(est.; not in PHYSICS.md)*. The triclinic cell of bulk ReS2, as
+tabulated by Wikipedia ("Rhenium disulfide"; primary source not checked), has a = 6.352 Å and
+b = 6.446 Å, i.e. pseudo-hexagonal cation spacings a/2 = 3.18 Å and b/2 = 3.22 Å (mean ≈ 3.20 Å),
+against 3.16 Å for MoS2: +0.5 % to +2.0 % depending on direction, +1.3 % on average. ReS2 itself is a
+distorted 1T′ structure, so the value stands for the average cation spacing, not a 2H-ReS2 phase.
+
 Labels
 ------
 Site classes ``("Mo", "Re", "S2", "S1")``: S2 is an S of an intact column, S1 the S left alone in a
@@ -60,6 +88,10 @@ __all__ = [
     "MOS2_LATTICE_CONSTANT",
     "S_HEIGHT",
     "PAIR_ENERGY_LIMIT",
+    "MISMATCH_LIMIT",
+    "RELAXATION_SMOOTHING",
+    "SUGGESTED_RE_LATTICE_MISMATCH",
+    "vegard_displacements",
 ]
 
 #: Lattice constant (Mo–Mo distance) of 2H-MoS2 [Å].
@@ -68,6 +100,17 @@ MOS2_LATTICE_CONSTANT = 3.16
 S_HEIGHT = 1.56
 #: Largest magnitude allowed for the pair energies w1 and w2 [kT] (PHYSICS.md).
 PAIR_ENERGY_LIMIT = 2.0
+
+#: Largest magnitude allowed for ``re_lattice_mismatch`` (dimensionless).
+MISMATCH_LIMIT = 0.2
+#: Standard deviation of the Gaussian that smooths the Re occupancy into f(r), in lattice constants
+#: *(est.)*.
+RELAXATION_SMOOTHING = 1.0
+#: Suggested ``re_lattice_mismatch``: mean pseudo-hexagonal cation spacing of triclinic ReS2
+#: (≈ 3.20 Å, from a = 6.352 Å and b = 6.446 Å) against 3.16 Å of MoS2 *(est.; not in PHYSICS.md)*.
+SUGGESTED_RE_LATTICE_MISMATCH = 0.013
+#: Grid nodes per half lattice step of the relaxation grid (nodes every a/4 along x, a·√3/4 along y).
+_RELAXATION_UPSAMPLING = 2
 
 #: Site classes of the Mo(1−x)Re(x)S2 builder, in index order.
 MOS2_RES2_SITE_CLASSES: tuple[str, ...] = ("Mo", "Re", "S2", "S1")
@@ -83,6 +126,74 @@ def _resolve_count(count: int | None, density: float | None, area_nm2: float) ->
     return require_int("n_s_vacancies", 0 if count is None else count, minimum=0)
 
 
+def _wrap(xy: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Positions wrapped into [0, box) (the modulo of a tiny negative number can round to box)."""
+    xy = np.mod(xy, box)
+    return np.where(xy >= box, xy - box, xy)
+
+
+def vegard_displacements(
+    occupation: np.ndarray,
+    lattice_constant: float,
+    mismatch: float,
+    smoothing: float = RELAXATION_SMOOTHING,
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane displacements of the cation sites for a Vegard-law relaxation of the alloy.
+
+    See the module docstring ("Lattice relaxation"): f(r) is the Gaussian-smoothed Re fraction,
+    ε* = m·(f − f̄), and u = ∇φ with ∇²φ = 2ε*, solved by FFT on a periodic grid.
+
+    Parameters
+    ----------
+    occupation
+        Lattice-gas occupation (n1, n2), 1 for Re and 0 for Mo, in the indexing of
+        :func:`.lattice_gas.lattice_positions`.
+    lattice_constant
+        Nearest-neighbour distance a of the ideal lattice [Å].
+    mismatch
+        Fractional lattice mismatch m of the Re-rich end (dimensionless).
+    smoothing
+        Standard deviation of the smoothing Gaussian, in lattice constants.
+
+    Returns
+    -------
+    displacement : ndarray of shape (n1, n2, 2)
+        (ux, uy) of every cation site [Å]; mean zero over the sites.
+    fraction : ndarray of shape (n1, n2)
+        The local Re fraction f at every site.
+    """
+    occ = np.asarray(occupation, dtype=np.float64)
+    n1, n2 = occ.shape
+    a = float(lattice_constant)
+    up = _RELAXATION_UPSAMPLING
+    # Nodes every a/(2·up) along x and a·√3/(2·up) along y; site (i, j) sits on node
+    # (up·(2i + j mod 2), up·j).
+    mx, my = 2 * up * n1, up * n2
+    dx, dy = a / (2 * up), a * math.sqrt(3.0) / (2 * up)
+    i, j = np.meshgrid(np.arange(n1), np.arange(n2), indexing="ij")
+    node_x, node_y = up * (2 * i + j % 2), up * j
+    re_density = np.zeros((mx, my))
+    cation_density = np.zeros((mx, my))
+    re_density[node_x, node_y] = occ
+    cation_density[node_x, node_y] = 1.0
+    kx = 2.0 * np.pi * np.fft.fftfreq(mx, d=dx)
+    ky = 2.0 * np.pi * np.fft.fftfreq(my, d=dy)
+    k2 = kx[:, None] ** 2 + ky[None, :] ** 2
+    sigma = smoothing * a
+    gaussian = np.exp(-0.5 * k2 * sigma**2)
+    smooth_re = np.fft.ifft2(np.fft.fft2(re_density) * gaussian).real
+    smooth_cation = np.fft.ifft2(np.fft.fft2(cation_density) * gaussian).real
+    fraction = smooth_re / smooth_cation  # the cation density is uniform to ~1e-11 once smoothed
+    eigenstrain = mismatch * (fraction - fraction.mean())
+    source = np.fft.fft2(2.0 * eigenstrain)
+    safe_k2 = np.where(k2 > 0, k2, 1.0)
+    phi_hat = np.where(k2 > 0, -source / safe_k2, 0.0)
+    ux = np.fft.ifft2(1j * kx[:, None] * phi_hat).real
+    uy = np.fft.ifft2(1j * ky[None, :] * phi_hat).real
+    displacement = np.stack([ux[node_x, node_y], uy[node_x, node_y]], axis=-1)
+    return displacement, fraction[node_x, node_y]
+
+
 def build_mos2_res2(
     extent: float | tuple[float, float] = (30.0, 30.0),
     *,
@@ -94,6 +205,7 @@ def build_mos2_res2(
     n_s_vacancies: int | None = None,
     s_vacancy_density: float | None = None,
     height: float = 10.0,
+    re_lattice_mismatch: float = 0.0,
     rng: RNGLike = None,
 ) -> Sample:
     """Build a periodic Mo(1−x)Re(x)S2 monolayer with lattice-gas Re order and S vacancies.
@@ -119,6 +231,13 @@ def build_mos2_res2(
         ``n_s_vacancies``.
     height
         Cell height along the beam (z) [Å], more than 3.12 Å; the layer lies in its middle.
+    re_lattice_mismatch
+        Fractional difference m between the ReS2-like and the MoS2 in-plane lattice constants
+        (dimensionless), within [−0.2, 0.2]. With m ≠ 0 the cations and their S columns relax by a
+        Vegard-law displacement field (module docstring, "Lattice relaxation"), so that Re-rich
+        regions are locally dilated by about m·(f − f̄); displacements are a few hundredths of an Å
+        for m ≈ 0.015. 0 (the default) leaves every atom on the ideal lattice. Suggested physical
+        value ``SUGGESTED_RE_LATTICE_MISMATCH`` = 0.013 *(est.)*.
     rng
         Random generator or seed. The alloy and the vacancies draw from separate child streams, so
         adding vacancies leaves the cation arrangement of a seed unchanged.
@@ -143,6 +262,7 @@ def build_mos2_res2(
     temperature = require_positive("temperature", temperature, "reduced units")
     sweeps = require_int("sweeps", sweeps, minimum=0)
     height = require_positive("height", height, "Å")
+    mismatch = require_in_range("re_lattice_mismatch", re_lattice_mismatch, -MISMATCH_LIMIT, MISMATCH_LIMIT)
     if height <= 2 * S_HEIGHT:
         raise ConfigurationError(
             f"`height` must exceed the S–S thickness {2 * S_HEIGHT:.2f} Å of the layer [Å], got {height!r}."
@@ -177,6 +297,11 @@ def build_mos2_res2(
 
     cation_xy = lattice_positions(shape, a).reshape(-1, 2)
     column_xy = (cation_xy + np.array([a / 2, a * math.sqrt(3.0) / 6])) % box
+    if mismatch != 0.0:
+        # Vegard relaxation: every cation and the S column it owns move together (deterministic).
+        displacement = vegard_displacements(occupation, a, mismatch)[0].reshape(-1, 2)
+        cation_xy = _wrap(cation_xy + displacement, box)
+        column_xy = _wrap(column_xy + displacement, box)
     z0 = height / 2
     # Lower and upper S of every column, column by column; then drop the removed ones.
     s_xy = np.repeat(column_xy, 2, axis=0)
@@ -217,6 +342,7 @@ def build_mos2_res2(
         "w2": w2,
         "temperature": temperature,
         "sweeps": sweeps,
+        "re_lattice_mismatch": mismatch,
         "lattice_shape": shape,
         "n_cations": n_cations,
         "n_re": n_re,
