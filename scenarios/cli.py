@@ -2,7 +2,8 @@
 
 Sub-commands: ``list`` (samples, engines, detectors, scenarios, envs, agents and scalarizers),
 ``show`` (an overview figure of a sample, or with ``--frames`` a movie of the sample evolving under
-the beam), ``bench`` (run scenario benchmarks and write a report) and ``train`` (train a model).
+the beam), ``bench`` (run scenario benchmarks and write a report), ``train`` (train a model) and
+``generate`` (write a labelled synthetic data set to a zarr store).
 Bad input prints one clear error line and exits with status 2; no partial file is ever written.
 """
 
@@ -49,9 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="record N frames with beam dynamics on and write a movie (--out .gif) or a strip (--out .png)",
     )
     _add_bench_parser(sub)
+    from .generate_cli import add_generate_parser
     from .train import add_train_parser
 
     add_train_parser(sub)
+    add_generate_parser(sub)
     return parser
 
 
@@ -186,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .bench import run_bench
 
             return run_bench(args)
+        if args.command == "generate":
+            from .generate_cli import run_generate
+
+            return run_generate(args)
         if args.command == "train":
             from .train import run_train
 

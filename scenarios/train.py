@@ -5,8 +5,8 @@ Pipeline (the same as the discovery agent's, :mod:`stemtwin.agents.discovery`):
 1. :func:`load_images` reads ``--data``: a ``.npy`` file (one image (H, W) or a stack (N, H, W)), a
    ``.npz`` archive (the array called ``images`` or ``frames``, else every 2-D/3-D array in it), a
    ``.tif``/``.tiff`` (tifffile; a multi-page TIFF is a stack) or ``.png`` image (scikit-image;
-   colour is turned to grey), or a
-   folder of such files (sorted by name, not recursive). Nothing is ever unpickled. Arrays are used
+   colour is turned to grey), a ``.zarr`` store written by ``stemtwin generate`` (its ``image``
+   frames), or a folder of such files (sorted by name, not recursive). Nothing is ever unpickled. Arrays are used
    as stored (axis 0 first), as in the twin's images.
 2. :func:`atom_patches` finds the atom columns of each image
    (:func:`~stemtwin.agents.atom_finding.find_atoms`: smoothing, peak detection, sub-pixel
@@ -188,10 +188,22 @@ def _load_png(path: Path) -> np.ndarray:
 
 
 def _load_zarr(path: Path) -> np.ndarray:
-    raise ConfigurationError(
-        f"--data: zarr stores ({str(path)!r}) are not yet supported by `stemtwin train`; "
-        f"give one of {list(IMAGE_SUFFIXES)} or a folder of such files."
-    )
+    """The ``image`` frames (sample, H, W) of a store written by ``stemtwin generate``."""
+    from stemtwin.twin.datasets.readers import open as open_store
+    from stemtwin.twin.datasets.store import StoreError
+
+    try:
+        ds = open_store(path)
+    except StoreError as exc:  # not a stemtwin store, or an incomplete one
+        raise ConfigurationError(f"--data: {exc}") from None
+    image = ds.variables.get("image")
+    if image is None or image.ndim != 3:
+        found = ", ".join(f"{name} {tuple(ds[name].dims)}" for name in ds.data_vars)
+        raise ConfigurationError(
+            f"--data: the store {str(path)!r} holds no 2-D frames (an array 'image' (sample, x, y)); it holds {found}. "
+            "Train on a store of a HAADF or ABF spec."
+        )
+    return _check_stack(image.values, f"{str(path)!r}['image']")
 
 
 #: Readers by file suffix (lower case). Add a reader here to support a new format.
@@ -226,7 +238,8 @@ def load_images(path: str | os.PathLike[str]) -> np.ndarray:
         ``images`` or ``frames`` if there is one, else every 2-D or 3-D numeric array, in archive
         order); a ``.tif``, ``.tiff`` or ``.png`` image (a multi-page TIFF gives a stack, colour is
         turned to grey); or a folder of such files (sorted by name, not recursive). Dispatch is on
-        the suffix (:data:`LOADERS`); ``.zarr`` stores are not yet supported. Nothing is unpickled.
+        the suffix (:data:`LOADERS`); or a ``.zarr`` store written by ``stemtwin generate`` (its
+        ``image`` frames). Nothing is unpickled.
 
     Raises
     ------
@@ -238,6 +251,8 @@ def load_images(path: str | os.PathLike[str]) -> np.ndarray:
     if not p.exists():
         raise ConfigurationError(f"--data: {str(p)!r} does not exist; expected a file {list(IMAGE_SUFFIXES)} or a folder of them.")
     suffix = p.suffix.lower()
+    if p.is_dir() and (p / "manifest.json").is_file():  # a `stemtwin generate` store, whatever its name
+        return _load_zarr(p)
     if p.is_dir() and suffix not in LOADERS:
         files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
         if not files:
@@ -486,7 +501,8 @@ def add_train_parser(subparsers: Any) -> None:
     )
     p.add_argument("model", choices=MODEL_KINDS, help="model kind: rvae")
     p.add_argument("--data", type=Path, required=True, metavar="PATH",
-                   help=f"images: {', '.join(IMAGE_SUFFIXES)} file or a folder of them; .npy/.npz hold (H, W) or (N, H, W)")
+                   help=f"images: {', '.join(IMAGE_SUFFIXES)} file or a folder of them (.npy/.npz hold (H, W) or (N, H, W)), "
+                        "or a .zarr store from `stemtwin generate` (its 'image' frames)")
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="model file (.pt); its settings go to PATH.json")
     p.add_argument("--epochs", type=int, metavar="N", default=DEFAULT_EPOCHS, help=f"passes over the patches (default: {DEFAULT_EPOCHS})")
     p.add_argument("--patch-size", type=int, metavar="PIXELS", help=f"side of the atom-centred patches [pixels] (default: {d['patch_size']})")

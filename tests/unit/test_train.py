@@ -248,7 +248,7 @@ def _bad_data(tmp_path: Path, kind: str) -> Path:
         ("rank", [], "--data", "(2, 2, 64, 64)"),
         ("nan", [], "--data", "NaN"),
         ("pickle", [], "--data", "unpickling"),
-        ("zarr", [], "--data", "not yet supported"),
+        ("zarr", [], "--data", "not a stemtwin data-set store"),
         ("empty_folder", [], "--data", "no image files"),
         ("blank", [], "--data", "found 0 atom"),
         ("small", [], "--patch-size", "12×12"),

@@ -1,0 +1,650 @@
+"""Per-sample synthesis: one labelled observation as a pure function of (spec, base seed, index).
+
+Seeds and streams
+-----------------
+Sample ``index`` belongs to structure ``g = index // frames_per_structure``. The structure (the
+builder parameters drawn from ``[sample.ranges]`` and the builder's own randomness) comes from
+``SeedSequence(base_seed, spawn_key=(0, g))``; everything drawn for the frame itself (field-of-view
+origin, dose, dwell time, distortion multiplier, read noise, the scan-error realisation and the shot
+noise) from ``SeedSequence(base_seed, spawn_key=(1, index))``, split into independent child streams.
+So the arrays of an index never depend on which other samples are generated, in which order or
+process: :func:`generate_sample` and :func:`generate_chunk` give byte-identical arrays. Built
+structures and their rendered signals are kept in a small in-process cache keyed by (spec
+fingerprint, base seed, g), so the consecutive frames of one structure pay for it once.
+
+The acquisition
+---------------
+Datasets use no beam dynamics (the sample never changes during a frame), so a frame is what
+:meth:`stemtwin.twin.Microscope.acquire_image` (``acquire_spectrum_image``, ``acquire_4dstem``)
+records with ``dynamics=()``, built here from the same public pieces so that one structure serves
+many frames, each with its own scan distortions: the raster path from :func:`~stemtwin.twin.scan.scan_path`
+(nominal positions, calibration errors, shear, flyback), the time-dependent probe error ``d(t)`` from
+:class:`~stemtwin.twin.scan.ProbePositionError`, the noise-free signal of the engine evaluated at the
+real probe positions, and :func:`~stemtwin.twin.scan.detector_counts`. Two deliberate differences:
+
+* the slow part of ``d(t)`` (drift and the 0.08 Hz random walk) is evaluated every
+  ``SLOW_SAMPLE_TIME`` (256 µs) of scan time along each line and interpolated linearly in between
+  (the vibrations are evaluated at every pixel). For the typical random walk (2 Å RMS, correlation
+  time 2 s) the interpolation misses a Brownian-bridge wiggle of about 0.02 Å RMS, far below the
+  pixel; it saves ~5 ms per 256² frame. Frames whose dwell is ≥ 256 µs are evaluated per pixel.
+* no dose ledger is kept (the data set has no use for the dose map).
+
+Each frame starts at instrument time 0 (an independent acquisition).
+
+Labels
+------
+``noise_free``: expected counts (electrons per position × collected fraction) at the real probe
+positions. ``distortion``: actual − nominal probe position [Å]. Atom table: every atom whose
+*apparent* position — the scan pixel coordinates ``p`` where the real probe lands on the atom,
+``origin + p·step + d(p) = r_atom``, solved by fixed-point iteration on the distortion field — lies
+inside the frame (``-0.5 <= p < pixels - 0.5`` on both axes), in the atoms' order in the structure.
+``mask``: for each pixel, site class + 1 of the nearest atom whose projected position lies within
+``mask_radius`` (0.7 Å by default, half a C–C bond, so graphene disks do not touch) of the real
+probe position; 0 elsewhere. Both use the distances in Å at the real probe positions, so they line
+up with the recorded image even with scan distortions. ``polarization``: the polarization of the
+unit cell (of the ferroelectric's cell grid) under the real probe position [C/m²].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import constants as _c
+from scipy import ndimage
+
+from ..detectors import DiffractionCamera, get_detector
+from ..dose import Dose
+from ..errors import ConfigurationError
+from ..microscope import EELS_PROBE_SIGMA
+from ..optics import Optics
+from ..samples import build_sample
+from ..samples.sample import Sample
+from ..scan import ProbePositionError, ScanNoise, detector_counts, scan_path
+from ..signals.diffraction_analysis import center_of_mass, virtual_image
+from ..signals.eels import EELSModel
+from ..signals.imaging import get_diffraction_engine, get_imaging_engine
+from ..spectrometer import Spectrometer
+from .layout import array_layout, max_atoms
+from .spec import DatasetSpec
+
+__all__ = [
+    "generate_sample",
+    "generate_chunk",
+    "chunk_bounds",
+    "scaled_scan_noise",
+    "structure_seed",
+    "frame_seed",
+    "SLOW_SAMPLE_TIME",
+    "STRUCTURE_CACHE_SIZE",
+]
+
+#: Scan time between evaluations of the slow probe error (drift, random walk) [s].
+SLOW_SAMPLE_TIME = 256e-6
+#: Built structures (with their rendered signals) kept per process.
+STRUCTURE_CACHE_SIZE = 4
+#: Flyback time of the scan [s] (the twin's default, PHYSICS.md).
+FLYBACK_TIME = 60e-6
+#: Padding of the spline coefficients for periodic evaluation without wrap mode [grid points].
+_PAD = 3
+#: Largest number of Newton steps that invert the distortion field for the atom table.
+_INVERSION_STEPS = 8
+
+_STREAM_STRUCTURE = 0
+_STREAM_FRAME = 1
+
+
+def structure_seed(base_seed: int, structure_index: int) -> np.random.SeedSequence:
+    """Seed of structure ``structure_index`` (builder draws and builder randomness)."""
+    return np.random.SeedSequence(_check_seed(base_seed), spawn_key=(_STREAM_STRUCTURE, int(structure_index)))
+
+
+def frame_seed(base_seed: int, index: int) -> np.random.SeedSequence:
+    """Seed of sample ``index``'s frame draws (field of view, dose, distortions, noise)."""
+    return np.random.SeedSequence(_check_seed(base_seed), spawn_key=(_STREAM_FRAME, int(index)))
+
+
+def _check_seed(base_seed: Any) -> int:
+    if isinstance(base_seed, bool) or not isinstance(base_seed, (int, np.integer)) or base_seed < 0:
+        raise ConfigurationError(f"`base_seed` must be an integer >= 0, got {base_seed!r}.")
+    return int(base_seed)
+
+
+def scaled_scan_noise(scale: float) -> ScanNoise:
+    """``ScanNoise.typical()`` with every amplitude multiplied by ``scale`` (0: the ideal scan).
+
+    Drift velocity, random-walk RMS, vibration amplitudes, flyback amplitude, calibration (scale)
+    errors and shear scale linearly; frequencies and time constants are kept.
+    """
+    if not scale >= 0.0 or not math.isfinite(scale):
+        raise ConfigurationError(f"`distortion` scale must be a finite number >= 0, got {scale!r}.")
+    if scale == 0.0:
+        return ScanNoise.none()
+    t = ScanNoise.typical()
+    return ScanNoise(
+        drift=(t.drift[0] * scale, t.drift[1] * scale),
+        random_walk_amplitude=t.random_walk_amplitude * scale,
+        random_walk_frequency=t.random_walk_frequency,
+        sinusoid_frequencies=t.sinusoid_frequencies,
+        sinusoid_amplitudes=tuple(a * scale for a in t.sinusoid_amplitudes),
+        flyback_amplitude=t.flyback_amplitude * scale,
+        flyback_time_constant=t.flyback_time_constant,
+        scale_error=(t.scale_error[0] * scale, t.scale_error[1] * scale),
+        shear=t.shear * scale,
+    )
+
+
+# -- structures ---------------------------------------------------------------------------------------
+@dataclass
+class _Structure:
+    """A built sample and what every frame of it reuses."""
+
+    sample: Sample
+    drawn: dict[str, float]
+    extent: np.ndarray  # (2,) cell size [Å]
+    xy: np.ndarray  # (n, 2) projected positions [Å]
+    z: np.ndarray  # (n,) uint8
+    site_class: np.ndarray  # (n,) int16
+    measure: Callable[[np.ndarray], np.ndarray]  # positions (nx, ny, 2) -> noise-free fraction
+    polarization: np.ndarray | None  # (ncx, ncy, 2) [C/m²]
+
+
+_CACHE: OrderedDict[tuple[str, int, int], _Structure] = OrderedDict()
+
+
+def _optics(spec: DatasetSpec) -> Optics:
+    return Optics(energy=spec.energy, semiangle_cutoff=spec.semiangle_cutoff, defocus=spec.defocus, Cs=spec.Cs)
+
+
+def _camera(spec: DatasetSpec) -> DiffractionCamera:
+    return DiffractionCamera(pixels=spec.camera_pixels, pixel_size=150.0, camera_length=150.0 / spec.camera_sampling)
+
+
+def _draw_params(spec: DatasetSpec, rng: np.random.Generator) -> dict[str, Any]:
+    """Builder arguments of ``[sample.ranges]``, drawn in sorted name order (one draw each)."""
+    drawn: dict[str, Any] = {}
+    for name in sorted(spec.ranges):
+        low, high = spec.ranges[name]
+        if isinstance(low, int) and isinstance(high, int):
+            drawn[name] = int(rng.integers(low, high + 1))
+        else:
+            u = float(rng.uniform(float(low), float(high)))
+            drawn[name] = float(low) if low == high else u
+    return drawn
+
+
+def _periodic_spline(field_array: np.ndarray) -> np.ndarray:
+    """Periodic cubic-spline coefficients, padded by ``_PAD`` so that wrapped coordinates need no wrap mode."""
+    coeffs = ndimage.spline_filter(np.asarray(field_array, dtype=np.float64), order=3, mode="grid-wrap")
+    return np.ascontiguousarray(np.pad(coeffs, _PAD, mode="wrap"))
+
+
+def _bspline_scipy(coeffs: np.ndarray, positions: np.ndarray, extent: np.ndarray, step: np.ndarray) -> np.ndarray:
+    coords = np.mod(positions, extent) / step + _PAD
+    return ndimage.map_coordinates(coeffs, coords.T, order=3, mode="nearest", prefilter=False)
+
+
+def _bspline_kernel() -> Callable[..., np.ndarray]:
+    """A compiled cubic B-spline evaluator (numba, ~1 ns per tap), or scipy's when numba is missing."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba comes with abTEM
+        return _bspline_scipy
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def kernel(coeffs, positions, extent, step):  # type: ignore[no-untyped-def]
+        n = positions.shape[0]
+        out = np.empty(n, dtype=np.float64)
+        for k in range(n):
+            x = positions[k, 0] % extent[0] / step[0] + _PAD
+            y = positions[k, 1] % extent[1] / step[1] + _PAD
+            ix = int(x)  # x > 0: truncation is floor
+            iy = int(y)
+            tx = x - ix
+            ty = y - iy
+            tx2 = tx * tx
+            ty2 = ty * ty
+            ux = 1.0 - tx
+            uy = 1.0 - ty
+            wx0 = ux * ux * ux / 6.0
+            wx1 = (3.0 * tx2 * tx - 6.0 * tx2 + 4.0) / 6.0
+            wx2 = (-3.0 * tx2 * tx + 3.0 * tx2 + 3.0 * tx + 1.0) / 6.0
+            wx3 = tx2 * tx / 6.0
+            wy0 = uy * uy * uy / 6.0
+            wy1 = (3.0 * ty2 * ty - 6.0 * ty2 + 4.0) / 6.0
+            wy2 = (-3.0 * ty2 * ty + 3.0 * ty2 + 3.0 * ty + 1.0) / 6.0
+            wy3 = ty2 * ty / 6.0
+            r0 = coeffs[ix - 1]
+            r1 = coeffs[ix]
+            r2 = coeffs[ix + 1]
+            r3 = coeffs[ix + 2]
+            j = iy - 1
+            total = wy0 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
+            j = iy
+            total += wy1 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
+            j = iy + 1
+            total += wy2 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
+            j = iy + 2
+            total += wy3 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
+            out[k] = total
+        return out
+
+    return kernel
+
+
+_BSPLINE: Callable[..., np.ndarray] | None = None
+_MASK_KERNEL: Callable[..., None] | None = None
+
+
+def _mask_numpy(actual, centres, r, classes, offsets, radius, mask):  # type: ignore[no-untyped-def]
+    """Fallback of :func:`_mask_kernel` without numba (same result)."""
+    n = actual.shape[0]
+    best = np.full((n, n), np.inf)
+    for a in range(len(centres)):  # atoms in order; strict < keeps the first of equal distances
+        px = centres[a, 0] + offsets[:, 0]
+        py = centres[a, 1] + offsets[:, 1]
+        ok = (px >= 0) & (px < n) & (py >= 0) & (py < n)
+        px, py = px[ok], py[ok]
+        d2 = (actual[px, py, 0] - r[a, 0]) ** 2 + (actual[px, py, 1] - r[a, 1]) ** 2
+        take = (d2 < radius * radius) & (d2 < best[px, py])
+        best[px[take], py[take]] = d2[take]
+        mask[px[take], py[take]] = classes[a] + 1
+
+
+def _mask_kernel_factory() -> Callable[..., None]:
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba comes with abTEM
+        return _mask_numpy
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def kernel(actual, centres, r, classes, offsets, radius, mask):  # type: ignore[no-untyped-def]
+        n = actual.shape[0]
+        best = np.full((n, n), np.inf)
+        r2 = radius * radius
+        for a in range(centres.shape[0]):
+            for s in range(offsets.shape[0]):
+                px = centres[a, 0] + offsets[s, 0]
+                py = centres[a, 1] + offsets[s, 1]
+                if px < 0 or px >= n or py < 0 or py >= n:
+                    continue
+                dx = actual[px, py, 0] - r[a, 0]
+                dy = actual[px, py, 1] - r[a, 1]
+                d2 = dx * dx + dy * dy
+                if d2 < r2 and d2 < best[px, py]:
+                    best[px, py] = d2
+                    mask[px, py] = classes[a] + 1
+
+    return kernel
+
+
+def _spline_measure(array: np.ndarray, sampling: tuple[float, float], extent: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Evaluate a periodic field as :meth:`PeriodicField.at` does (periodic cubic B-spline), faster.
+
+    The same spline (coefficients from ``ndimage.spline_filter(..., mode="grid-wrap")``) evaluated by a
+    compiled loop over the positions instead of ``ndimage.map_coordinates``; the values agree to
+    rounding (``tests/datasets/test_synth.py``).
+    """
+    global _BSPLINE
+    if _BSPLINE is None:
+        _BSPLINE = _bspline_kernel()
+    kernel = _BSPLINE
+    coeffs = _periodic_spline(array)
+    step = np.asarray(sampling, dtype=np.float64)
+    box = np.asarray(extent, dtype=np.float64)
+
+    def measure(positions: np.ndarray) -> np.ndarray:
+        flat = np.ascontiguousarray(positions.reshape(-1, 2), dtype=np.float64)
+        return kernel(coeffs, flat, box, step).reshape(positions.shape[:-1])
+
+    return measure
+
+
+def _build_structure(spec: DatasetSpec, base_seed: int, g: int) -> _Structure:
+    params_rng, build_rng = np.random.default_rng(structure_seed(base_seed, g)).spawn(2)
+    drawn = _draw_params(spec, params_rng)
+    kwargs: dict[str, Any] = dict(spec.params)
+    kwargs.update(drawn)
+    if "extent" not in kwargs:
+        kwargs["extent"] = (2.0 * spec.fov, 2.0 * spec.fov)
+    try:
+        sample = build_sample(spec.family, rng=build_rng, **kwargs)
+    except ConfigurationError as err:
+        raise ConfigurationError(f"{spec.name}: structure {g} (builder arguments {kwargs}): {err}") from None
+    extent = np.array(sample.extent, dtype=np.float64)
+    if np.any(extent < spec.fov):
+        raise ConfigurationError(
+            f"{spec.name}: the {spec.family} cell ({extent[0]:.2f} × {extent[1]:.2f} Å after rounding to whole unit cells) "
+            f"is smaller than the field of view ({spec.fov:g} Å); enlarge [sample.params].extent."
+        )
+    optics = _optics(spec)
+    if spec.modality in ("haadf", "abf"):
+        engine = get_imaging_engine(spec.engine, calibration=spec.calibration)
+        field = engine.intensity_field(sample, optics, get_detector(spec.modality))
+        measure = _spline_measure(field.array, field.sampling, extent)
+    elif spec.modality == "eels":
+        sm = spec.spectrometer
+        spectrometer = Spectrometer(
+            dispersion=sm["dispersion"], offset=sm["offset"], channels=int(sm["channels"]), energy_resolution=sm["energy_resolution"]
+        )
+        model = EELSModel(sample, spectrometer, optics, probe_sigma=EELS_PROBE_SIGMA)
+        measure = model.noise_free
+    else:
+        camera = _camera(spec)
+        camera.check_fits(optics.semiangle_cutoff)
+        engine4d = get_diffraction_engine(spec.engine)
+
+        def measure(positions: np.ndarray) -> np.ndarray:
+            return engine4d.patterns(sample, optics, camera, positions)
+
+    polarization = None
+    if spec.store("polarization"):
+        polarization = np.asarray(sample.fields["polarization"], dtype=np.float64)
+    return _Structure(
+        sample=sample,
+        drawn={k: float(v) for k, v in drawn.items()},
+        extent=extent,
+        xy=np.ascontiguousarray(sample.positions[:, :2], dtype=np.float64),
+        z=np.asarray(sample.numbers, dtype=np.uint8),
+        site_class=np.asarray(sample.site_class, dtype=np.int16),
+        measure=measure,
+        polarization=polarization,
+    )
+
+
+def _structure(spec: DatasetSpec, base_seed: int, g: int) -> _Structure:
+    key = (spec.fingerprint(), base_seed, g)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    built = _build_structure(spec, base_seed, g)
+    _CACHE[key] = built
+    while len(_CACHE) > STRUCTURE_CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return built
+
+
+# -- the scan ------------------------------------------------------------------------------------------
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float], log: bool = False) -> float:
+    low, high = bounds
+    u = float(rng.uniform(math.log(low), math.log(high))) if log else float(rng.uniform(low, high))
+    if low == high:
+        return float(low)
+    return math.exp(u) if log else u
+
+
+def _probe_positions(
+    origin: tuple[float, float], fov: float, pixels: int, dose: Dose, noise: ScanNoise, slow_rng: np.random.Generator, vib_rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal and actual probe positions (pixels, pixels, 2) [Å] of one frame starting at t = 0."""
+    path = scan_path(origin, (fov, fov), (pixels, pixels), dose, None, noise, t0=0.0)
+    actual = np.array(path.actual)
+    if not noise.has_time_dependence:
+        return path.nominal, actual
+    times = path.times
+    slow_noise = ScanNoise(
+        drift=noise.drift, random_walk_amplitude=noise.random_walk_amplitude, random_walk_frequency=noise.random_walk_frequency
+    )
+    vib_noise = ScanNoise(sinusoid_frequencies=noise.sinusoid_frequencies, sinusoid_amplitudes=noise.sinusoid_amplitudes)
+    step = max(1, int(SLOW_SAMPLE_TIME // dose.dwell_time))
+    if slow_noise.has_time_dependence:
+        slow = ProbePositionError(slow_noise, slow_rng)
+        if step == 1:
+            actual += slow.displacement(times)
+        else:
+            coarse = np.arange(0, pixels, step)
+            if coarse[-1] != pixels - 1:
+                coarse = np.append(coarse, pixels - 1)
+            d = slow.displacement(times[coarse, :])  # (nc, ny, 2)
+            i = np.arange(pixels)
+            k = np.clip(np.searchsorted(coarse, i, side="right") - 1, 0, len(coarse) - 2)
+            w = ((i - coarse[k]) / (coarse[k + 1] - coarse[k]))[:, None, None]
+            actual += d[k] * (1.0 - w) + d[k + 1] * w
+    if vib_noise.has_time_dependence:
+        actual += ProbePositionError(vib_noise, vib_rng).displacement(times)
+    return path.nominal, actual
+
+
+# -- labels --------------------------------------------------------------------------------------------
+def _apparent_atoms(
+    struct: _Structure, origin: np.ndarray, step: float, pixels: int, distortion: np.ndarray, margin_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Atoms near the frame: (indices, unwrapped positions [Å], apparent pixel coordinates)."""
+    fov = step * pixels
+    # Per component: numpy reduces a strided axis pair ~30× slower than a plain array.
+    low = np.array([distortion[..., c].min() for c in range(2)])
+    high = np.array([distortion[..., c].max() for c in range(2)])
+    mean = (low + high) / 2.0
+    centre = origin + fov / 2.0 + mean
+    spread = float(np.max(high - low)) / 2.0
+    half = fov / 2.0 + spread + (margin_px + 2.0) * step
+    box = struct.extent
+    rel = np.mod(struct.xy - centre + box / 2.0, box) - box / 2.0
+    near = np.flatnonzero(np.all(np.abs(rel) <= half, axis=1))
+    r = centre + rel[near]
+    p = (r - origin - mean) / step
+    if spread > 0.0 or np.any(mean != 0.0):
+        # Newton's method on F(p) = origin + p·step + D(p) − r, D bilinear between pixels.
+        active = np.arange(len(p))
+        for _ in range(_INVERSION_STEPS):
+            q = p[active]
+            d, ddx, ddy = _bilinear(distortion, q)
+            f = origin + q * step + d - r[active]
+            a, b = step + ddx[:, 0], ddy[:, 0]  # J = [[a, b], [c, e]]
+            c, e = ddx[:, 1], step + ddy[:, 1]
+            det = a * e - b * c
+            dx = (e * f[:, 0] - b * f[:, 1]) / det
+            dy = (a * f[:, 1] - c * f[:, 0]) / det
+            q = q - np.stack([dx, dy], axis=1)
+            p[active] = q
+            active = active[np.maximum(np.abs(dx), np.abs(dy)) > 1e-4]
+            if not len(active):
+                break
+    return near, r, p
+
+
+def _bilinear(grid: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear interpolation of ``grid`` (nx, ny, c) at pixel coordinates ``p`` (m, 2), clamped to the
+    grid, with its derivatives along axis 0 and axis 1 (per pixel)."""
+    nx, ny = grid.shape[:2]
+    q = np.clip(p, 0.0, [nx - 1.0, ny - 1.0])
+    i = np.minimum(q.astype(np.int64), [nx - 2, ny - 2])
+    t = q - i
+    tx, ty = t[:, 0:1], t[:, 1:2]
+    i0, j0 = i[:, 0], i[:, 1]
+    g00, g10, g01, g11 = grid[i0, j0], grid[i0 + 1, j0], grid[i0, j0 + 1], grid[i0 + 1, j0 + 1]
+    value = g00 * (1 - tx) * (1 - ty) + g10 * tx * (1 - ty) + g01 * (1 - tx) * ty + g11 * tx * ty
+    # Outside the grid the clamped interpolant is constant along the clamped axis.
+    d_dx = ((g10 - g00) * (1 - ty) + (g11 - g01) * ty) * ((p[:, 0:1] >= 0.0) & (p[:, 0:1] <= nx - 1.0))
+    d_dy = ((g01 - g00) * (1 - tx) + (g11 - g10) * tx) * ((p[:, 1:2] >= 0.0) & (p[:, 1:2] <= ny - 1.0))
+    return value, d_dx, d_dy
+
+
+def _render_mask(
+    struct: _Structure, near: np.ndarray, r: np.ndarray, p: np.ndarray, actual: np.ndarray, step: float, radius: float
+) -> np.ndarray:
+    """Per-pixel site class + 1 of the nearest atom within ``radius`` of the real probe position."""
+    n = actual.shape[0]
+    if len(near) == 0:
+        return np.zeros((n, n), dtype=np.uint8)
+    global _MASK_KERNEL
+    if _MASK_KERNEL is None:
+        _MASK_KERNEL = _mask_kernel_factory()
+    # Stencil: pixels within radius/step·1.25 + 1 of the atom's apparent pixel (local scan
+    # compression by the flyback or the scale errors can bring more pixels within the radius).
+    h = radius / step * 1.25 + 1.0
+    k = int(math.ceil(h))
+    ox, oy = np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij")
+    keep = ox**2 + oy**2 <= h * h
+    offsets = np.ascontiguousarray(np.stack([ox[keep], oy[keep]], axis=1), dtype=np.int64)
+    centre = np.rint(p).astype(np.int64)
+    inside = np.all((centre >= -k) & (centre < n + k), axis=1)
+    out = np.zeros((n, n), dtype=np.uint8)
+    _MASK_KERNEL(
+        np.ascontiguousarray(actual, dtype=np.float64),
+        np.ascontiguousarray(centre[inside]),
+        np.ascontiguousarray(r[inside], dtype=np.float64),
+        np.ascontiguousarray(struct.site_class[near][inside], dtype=np.int64),
+        offsets,
+        float(radius),
+        out,
+    )
+    return out
+
+
+def _polarization(struct: _Structure, actual: np.ndarray) -> np.ndarray:
+    grid = struct.polarization
+    assert grid is not None
+    cells = np.array(grid.shape[:2])
+    a = struct.extent / cells
+    idx = np.floor(np.mod(actual, struct.extent) / a).astype(np.int64) % cells
+    values = grid[idx[..., 0], idx[..., 1]]  # (nx, ny, 2)
+    return np.moveaxis(values, -1, 0).astype(np.float32)
+
+
+# -- samples -------------------------------------------------------------------------------------------
+def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, np.ndarray]:
+    """Synthesize sample ``index`` of the data set ``(spec, base_seed)``.
+
+    A pure function: the same arguments give byte-identical arrays in any process and order.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Exactly the arrays of :func:`~.layout.array_layout` (shapes and dtypes as listed there).
+
+    Raises
+    ------
+    ConfigurationError
+        For a negative seed or index, a builder that rejects its drawn arguments, a cell smaller than
+        the field of view, or more atoms in the frame than the atom table holds.
+    """
+    base_seed = _check_seed(base_seed)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ConfigurationError(f"`index` must be an integer >= 0, got {index!r}.")
+    index = int(index)
+    layout = array_layout(spec)
+    g = index // spec.frames_per_structure
+    struct = _structure(spec, base_seed, g)
+
+    draws, slow_rng, vib_rng, noise_rng = np.random.default_rng(frame_seed(base_seed, index)).spawn(4)
+    fov, pixels = spec.fov, spec.pixels
+    origin = np.array([_uniform(draws, (0.0, float(struct.extent[0] - fov))), _uniform(draws, (0.0, float(struct.extent[1] - fov)))])
+    dose_per_area = _uniform(draws, spec.dose, log=True)
+    dwell = _uniform(draws, spec.dwell_time, log=True)
+    scale = _uniform(draws, spec.distortion)
+    read_noise = _uniform(draws, spec.read_noise)
+    step = fov / pixels
+    electrons = dose_per_area * step * step
+    current = electrons * _c.e / dwell * 1e12
+    dose = Dose(current=current, dwell_time=dwell, flyback_time=FLYBACK_TIME)
+    noise = scaled_scan_noise(scale)
+
+    nominal, actual = _probe_positions((float(origin[0]), float(origin[1])), fov, pixels, dose, noise, slow_rng, vib_rng)
+    distortion = actual - nominal
+    fraction = struct.measure(actual)
+    counts = detector_counts(fraction, electrons, noise_rng, read_noise)
+
+    out: dict[str, np.ndarray] = {}
+    store_nf = spec.store("noise_free")
+    if spec.modality in ("haadf", "abf"):
+        out["image"] = counts
+        if store_nf:
+            out["noise_free"] = (fraction * electrons).astype(np.float32)
+    elif spec.modality == "eels":
+        out["spectrum_image"] = counts
+        if store_nf:
+            out["noise_free"] = (np.asarray(fraction, dtype=np.float64) * electrons).astype(np.float32)
+    elif spec.output == "patterns":
+        out["patterns"] = counts
+        if store_nf:
+            out["noise_free"] = (fraction * electrons).astype(np.float32)
+    else:
+        camera, optics = _camera(spec), _optics(spec)
+        edge = camera.max_angle
+        for prefix, patterns in (("", counts), ("noise_free_", fraction * electrons)):
+            if prefix and not store_nf:
+                continue
+            out[f"{prefix}com"] = np.moveaxis(center_of_mass(patterns, camera), -1, 0).astype(np.float32)
+            out[f"{prefix}virtual_bf"] = virtual_image(patterns, camera, 0.0, optics.semiangle_cutoff).astype(np.float32)
+            out[f"{prefix}virtual_adf"] = virtual_image(patterns, camera, optics.semiangle_cutoff, edge).astype(np.float32)
+
+    if spec.store("distortion"):
+        out["distortion"] = np.moveaxis(distortion, -1, 0).astype(np.float32)
+    if spec.store("atoms") or spec.store("masks"):
+        margin = spec.mask_radius / step + 2.0
+        near, r, p = _apparent_atoms(struct, origin, step, pixels, distortion, margin)
+        if spec.store("masks"):
+            out["mask"] = _render_mask(struct, near, r, p, actual, step, spec.mask_radius)
+        if spec.store("atoms"):
+            inside = np.all((p >= -0.5) & (p < pixels - 0.5), axis=1)
+            rows = near[inside]
+            limit = layout["atom_xy"].shape[0]
+            if len(rows) > limit:
+                raise ConfigurationError(
+                    f"{spec.name}: sample {index} holds {len(rows)} atoms in its frame, more than the atom table's "
+                    f"{limit} rows (layout.max_atoms); please report this with the spec."
+                )
+            xy = np.full((limit, 2), np.nan, dtype=np.float32)
+            xy[: len(rows)] = p[inside]
+            cls = np.full(limit, -1, dtype=np.int16)
+            cls[: len(rows)] = struct.site_class[rows]
+            z = np.zeros(limit, dtype=np.uint8)
+            z[: len(rows)] = struct.z[rows]
+            out.update(atom_xy=xy, atom_class=cls, atom_z=z, atom_count=np.array(len(rows), dtype=np.int32))
+    if spec.store("polarization"):
+        out["polarization"] = _polarization(struct, actual)
+
+    out["dose"] = np.array(dose_per_area, dtype=np.float64)
+    out["dwell_time"] = np.array(dwell, dtype=np.float64)
+    out["current"] = np.array(current, dtype=np.float64)
+    out["electrons_per_position"] = np.array(electrons, dtype=np.float64)
+    out["distortion_scale"] = np.array(scale, dtype=np.float64)
+    out["read_noise"] = np.array(read_noise, dtype=np.float64)
+    out["fov_origin"] = origin.astype(np.float64)
+    out["cell_extent"] = struct.extent.astype(np.float64)
+    out["structure_index"] = np.array(g, dtype=np.int64)
+    for name, value in struct.drawn.items():
+        out[f"param_{name}"] = np.array(value, dtype=np.float64)
+
+    result: dict[str, np.ndarray] = {}
+    for name, aspec in layout.items():
+        arr = np.asarray(out[name], dtype=aspec.dtype)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")
+        if arr.shape != aspec.shape:  # a bug, not a user error
+            raise AssertionError(f"array {name!r}: shape {arr.shape}, layout {aspec.shape}")
+        result[name] = arr
+    return result
+
+
+def chunk_bounds(spec: DatasetSpec, chunk_index: int, n_total: int) -> tuple[int, int]:
+    """Sample range ``[k·B, min((k+1)·B, n_total))`` of chunk ``k`` (B = ``spec.samples_per_chunk``)."""
+    if isinstance(n_total, bool) or not isinstance(n_total, (int, np.integer)) or n_total < 1:
+        raise ConfigurationError(f"`n_total` must be an integer >= 1, got {n_total!r}.")
+    b = spec.samples_per_chunk
+    count = -(-int(n_total) // b)
+    if isinstance(chunk_index, bool) or not isinstance(chunk_index, (int, np.integer)) or not 0 <= chunk_index < count:
+        raise ConfigurationError(f"`chunk_index` must be an integer in 0..{count - 1} for {n_total} samples, got {chunk_index!r}.")
+    start = int(chunk_index) * b
+    return start, min(start + b, int(n_total))
+
+
+def generate_chunk(spec: DatasetSpec, base_seed: int, chunk_index: int, n_total: int) -> dict[str, np.ndarray]:
+    """The samples of chunk ``chunk_index``, stacked along a new leading axis.
+
+    Equal to ``np.stack`` of :func:`generate_sample` over :func:`chunk_bounds` (byte for byte).
+    """
+    start, stop = chunk_bounds(spec, chunk_index, n_total)
+    layout = array_layout(spec)
+    out = {name: np.empty((stop - start, *a.shape), dtype=a.dtype) for name, a in layout.items()}
+    for row, index in enumerate(range(start, stop)):
+        sample = generate_sample(spec, base_seed, index)
+        for name, arr in sample.items():
+            out[name][row] = arr
+    return out
