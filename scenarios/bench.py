@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomic import replace_folder, staging_folder
+from stemtwin.twin.files import replace_folder, staging_folder
 from .report import build_summary, leaderboard_table, write_results
 from .runner import run, tasks_of
 from .spec import DEFAULT_BENCH, Scenario, ScenarioError, load_scenario

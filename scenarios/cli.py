@@ -146,7 +146,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from stemtwin.twin.signals.imaging import IMAGING_ENGINES
     from stemtwin.twin.validation import require_choice, require_int
 
-    from .atomic import atomic_write_path
+    from stemtwin.twin.files import atomic_write_path
     from .movie import MOVIE_SUFFIXES, MovieSettings, record_movie, save_movie
     from .show import MODALITIES, ShowSettings, default_sample, overview_figure
 

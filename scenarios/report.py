@@ -28,7 +28,7 @@ from typing import IO, Any
 import numpy as np
 from tabulate import tabulate
 
-from .atomic import atomic_write
+from stemtwin.twin.files import atomic_write
 from .figures import DPI, safe_name, scenario_figures
 from .metrics import METRICS
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import platformdirs
+
+from .files import atomic_write, atomic_write_bytes
 
 __all__ = ["cache_dir", "cache_key", "cached_array", "cached_json"]
 
@@ -34,18 +35,6 @@ def cache_key(kind: str, parameters: Mapping[str, Any]) -> str:
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:24]}"
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cached_array(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """Return the array stored under ``key``, computing and storing it on a miss."""
     path = cache_dir() / f"{key}.npy"
@@ -55,7 +44,8 @@ def cached_array(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         except (OSError, ValueError):
             path.unlink(missing_ok=True)  # a corrupt entry is recomputed
     array = np.asarray(compute())
-    _atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False), "wb")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
     return array
 
 
@@ -68,5 +58,6 @@ def cached_json(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, An
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     record = compute()
-    _atomic_write(path, lambda fh: json.dump(record, fh, indent=1, sort_keys=True), "w")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(record, indent=1, sort_keys=True).encode())
     return record

@@ -34,7 +34,6 @@ import platform
 import shutil
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..files import atomic_write_bytes, staging_folder
 
 __all__ = [
     "FORMAT",
@@ -81,33 +81,9 @@ class StoreError(ConfigurationError):
 # -- small helpers ----------------------------------------------------------------------------------
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (temporary file beside it, then ``os.replace``).
-
-    The file gets the permissions of a plain ``open`` (0666 less the umask), not mkstemp's 0600.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
+    """Write ``obj`` as JSON to ``path`` whole or not at all, flushed to disk (:mod:`stemtwin.twin.files`)."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode(), fsync=True)
 
 
 def _now() -> str:
@@ -214,9 +190,8 @@ def create_store(out: Path, spec: Any, n: int, seed: int) -> dict[str, Any]:
     manifest = new_manifest(spec, n, seed)
     layout = _layout(spec)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    staging = staging_folder(out)
     try:
-        os.chmod(staging, 0o777 & ~_umask())
         group = zarr.open_group(
             str(staging),
             mode="w",

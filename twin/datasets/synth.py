@@ -69,7 +69,7 @@ from ..signals.diffraction_analysis import center_of_mass, virtual_image
 from ..signals.eels import EELSModel
 from ..signals.imaging import get_diffraction_engine, get_imaging_engine
 from ..spectrometer import Spectrometer
-from .layout import array_layout, max_atoms
+from .layout import array_layout
 from .spec import DatasetSpec
 
 __all__ = [

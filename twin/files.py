@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_write_path", "staging_folder", "replace_folder"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_path", "staging_folder", "replace_folder"]
 
 
 def _umask() -> int:
@@ -22,7 +22,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_path(out: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write_path(out: Path, write: Callable[[Path], None], *, fsync: bool = False) -> Path:
     """Let ``write`` fill a temporary file beside ``out``, then rename it to ``out``.
 
     Parameters
@@ -31,6 +31,9 @@ def atomic_write_path(out: Path, write: Callable[[Path], None]) -> Path:
         Destination; its folder must exist.
     write
         Writes the content to the path it is given (which keeps ``out``'s suffix).
+    fsync
+        Flush the file to disk before the rename (for completion markers and manifests that must
+        survive a machine crash).
 
     Returns
     -------
@@ -43,6 +46,9 @@ def atomic_write_path(out: Path, write: Callable[[Path], None]) -> Path:
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         write(Path(tmp))
+        if fsync:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -50,14 +56,19 @@ def atomic_write_path(out: Path, write: Callable[[Path], None]) -> Path:
     return out
 
 
-def atomic_write(out: Path, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(out: Path, write: Callable[[IO[bytes]], None], *, fsync: bool = False) -> Path:
     """:func:`atomic_write_path` for a ``write`` that takes an open binary file."""
 
     def fill(path: Path) -> None:
         with open(path, "wb") as handle:
             write(handle)
 
-    return atomic_write_path(out, fill)
+    return atomic_write_path(out, fill, fsync=fsync)
+
+
+def atomic_write_bytes(out: Path, data: bytes, *, fsync: bool = False) -> Path:
+    """:func:`atomic_write_path` of a ``bytes`` object."""
+    return atomic_write(out, lambda handle: handle.write(data), fsync=fsync)
 
 
 def staging_folder(beside: Path, tag: str = "new") -> Path:
