@@ -31,15 +31,15 @@ The optics, spectrometer and camera come from the sample family's preset
 from __future__ import annotations
 
 import copy
-import difflib
 import re
-import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from stemtwin.twin import toml_fields as fields
 from stemtwin.twin.errors import ConfigurationError
 
 from .metrics import METRICS, TASKS
@@ -200,69 +200,19 @@ def load_scenario(name_or_path: str | Path, *, quick: bool = False) -> Scenario:
     ScenarioError
         Unknown name, unreadable file, bad TOML or a bad field.
     """
-    text = str(name_or_path)
-    path = Path(text)
-    shipped = shipped_scenarios()
-    if text in shipped and not path.exists():
-        path = shipped[text]
-    elif not (path.suffix == ".toml" or path.exists()):
-        hint = difflib.get_close_matches(text, list(shipped), n=1, cutoff=0.5)
-        extra = f" Did you mean {hint[0]!r}?" if hint else ""
-        raise ScenarioError(f"Unknown scenario {text!r}.{extra} Shipped scenarios: {sorted(shipped)}; or pass a .toml file.")
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file.")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f"{path}: cannot read the file: {err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+    data, path = fields.read_named_toml(ScenarioError, name_or_path, shipped_scenarios(), "scenario")
     return parse_scenario(data, source=str(path), quick=quick)
 
 
 # -- field checks --------------------------------------------------------------------------------------
-def _fail(source: str, where: str, message: str) -> ScenarioError:
-    return ScenarioError(f"{Path(source).name}: {where}: {message}")
-
-
-def _got(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _str(source: str, where: str, value: Any, choices: Iterable[str] | None = None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(source, where, f"expected a non-empty string, got {_got(value)}")
-    if choices is not None:
-        options = sorted(choices)
-        if value not in options:
-            hint = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise _fail(source, where, f"expected one of {options}, got {value!r}{extra}")
-    return value
-
-
-def _int(source: str, where: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(source, where, f"expected an integer in {low}..{high}, got {_got(value)}")
-    return int(value)
-
-
-def _positive(source: str, where: str, value: Any, units: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value or value == float("inf"):
-        raise _fail(source, where, f"expected a finite number > 0 [{units}], got {_got(value)}")
-    return float(value)
-
-
-def _bool(source: str, where: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(source, where, f"expected true or false, got {_got(value)}")
-    return value
-
-
-def _table(source: str, where: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(source, where, f"expected a table, got {_got(value)}")
-    return dict(value)
+_fail = partial(fields.fail, ScenarioError)
+_got = fields.got
+_str = partial(fields.check_str, ScenarioError)
+_int = partial(fields.check_int, ScenarioError)
+_positive = partial(fields.check_positive, ScenarioError)
+_bool = partial(fields.check_bool, ScenarioError)
+_table = partial(fields.check_table, ScenarioError)
+_keys = partial(fields.check_keys, ScenarioError)
 
 
 def _pair(source: str, where: str, value: Any, units: str) -> tuple[float, float]:
@@ -282,15 +232,6 @@ def _seeds(source: str, where: str, value: Any) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise _fail(source, where, f"expected distinct seeds, got {value!r}")
     return seeds
-
-
-def _keys(source: str, section: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    allowed = sorted(allowed)
-    for key in table:
-        if key not in allowed:
-            hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.5)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise _fail(source, f"[{section}].{key}", f"unknown field{extra}; expected one of {allowed}")
 
 
 def _check_agent(source: str, name: str, task: str, where: str | None = None) -> None:

@@ -45,14 +45,15 @@ import inspect
 import json
 import math
 import re
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from functools import partial
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .. import toml_fields
 from ..errors import ConfigurationError
 from ..samples import SAMPLE_BUILDERS
 
@@ -278,55 +279,21 @@ def load_spec(path: str | Path) -> DatasetSpec:
     DatasetSpecError
         Unknown name, unreadable file, bad TOML or a bad field.
     """
-    text = str(path)
-    p = Path(text)
-    examples = list_examples()
-    if text in examples and not p.exists():
-        p = examples[text]
-    elif not (p.suffix == ".toml" or p.exists()):
-        hint = difflib.get_close_matches(text, list(examples), n=1, cutoff=0.5)
-        extra = f" Did you mean {hint[0]!r}?" if hint else ""
-        raise DatasetSpecError(f"Unknown dataset spec {text!r}.{extra} Examples: {sorted(examples)}; or pass a .toml file.")
-    if not p.is_file():
-        raise DatasetSpecError(f"{p}: no such dataset spec file.")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetSpecError(f"{p}: cannot read the file: {err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise DatasetSpecError(f"{p}: not valid TOML: {err}") from None
+    data, p = toml_fields.read_named_toml(DatasetSpecError, path, list_examples(), "dataset spec")
     return parse_spec(data, source=str(p))
 
 
 # -- field checks --------------------------------------------------------------------------------------
-def _fail(source: str, where: str, message: str) -> DatasetSpecError:
-    return DatasetSpecError(f"{Path(source).name}: {where}: {message}")
-
-
-def _got(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+_fail = partial(toml_fields.fail, DatasetSpecError)
+_got = toml_fields.got
+_str = partial(toml_fields.check_str, DatasetSpecError)
+_int = partial(toml_fields.check_int, DatasetSpecError)
+_table = partial(toml_fields.check_table, DatasetSpecError)
+_keys = partial(toml_fields.check_keys, DatasetSpecError)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _str(source: str, where: str, value: Any, choices: Iterable[str] | None = None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(source, where, f"expected a non-empty string, got {_got(value)}")
-    if choices is not None:
-        options = sorted(choices)
-        if value not in options:
-            hint = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise _fail(source, where, f"expected one of {options}, got {value!r}{extra}")
-    return value
-
-
-def _int(source: str, where: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _fail(source, where, f"expected an integer in {low}..{high}, got {_got(value)}")
-    return int(value)
 
 
 def _number(source: str, where: str, value: Any, units: str, *, low: float = -math.inf, positive: bool = False) -> float:
@@ -349,21 +316,6 @@ def _range(source: str, where: str, value: Any, units: str, *, low: float, posit
         return (a, b)
     x = _number(source, where, value, units, low=low, positive=positive)
     return (x, x)
-
-
-def _table(source: str, where: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(source, where, f"expected a table, got {_got(value)}")
-    return dict(value)
-
-
-def _keys(source: str, section: str, table: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    allowed = sorted(allowed)
-    for key in table:
-        if key not in allowed:
-            hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.5)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise _fail(source, f"[{section}].{key}", f"unknown field{extra}; expected one of {allowed}")
 
 
 _SECTIONS: Mapping[str, tuple[str, ...]] = {
