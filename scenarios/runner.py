@@ -21,7 +21,6 @@ Records (plain dicts):
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -346,20 +345,11 @@ def _serial(task: Task, bars: _Bars) -> list[dict[str, Any]]:
 
 
 def _on_dask(tasks: Sequence[Task], bars: _Bars, workers: int | None, scheduler: str | None) -> list[dict[str, Any]]:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    with contextlib.ExitStack() as stack:
-        if scheduler is not None:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout="10s"))
-            except (OSError, TimeoutError, ValueError) as err:
-                raise ScenarioError(f"--scheduler: cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
-        else:
-            n = workers if workers is not None else max(1, os.cpu_count() or 1)
-            cluster = stack.enter_context(
-                LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
-            )
-            client = stack.enter_context(Client(cluster))
+    from stemtwin.twin.parallel import dask_client
+
+    with dask_client(workers, scheduler) as client:
         client.subscribe_topic(PROGRESS_TOPIC, lambda event: bars.step(event[1]["key"], event[1]["done"], event[1]["total"]))
         futures = {
             client.submit(run_task, *task, key=f"bench-{i}-{task_key(task).replace('/', '-')}", pure=False, retries=1): i

@@ -155,23 +155,15 @@ class Scenario:
             "task": self.task,
             "modality": self.modality,
             "env_id": self.env_id,
-            "env_kwargs": _plain(self.env_kwargs),
+            "env_kwargs": fields.plain(self.env_kwargs),
             "budget": self.budget,
-            "agents": {a.name: _plain(a.settings) for a in self.agents},
+            "agents": {a.name: fields.plain(a.settings) for a in self.agents},
             "metrics": list(self.metrics),
             "primary": self.primary,
             "seeds": list(self.seeds),
             "source": self.source,
             "quick": self.quick,
         }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # -- the catalog ---------------------------------------------------------------------------------------

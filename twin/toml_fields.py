@@ -27,6 +27,7 @@ __all__ = [
     "check_table",
     "check_keys",
     "read_named_toml",
+    "plain",
 ]
 
 ErrorType = type[ConfigurationError]
@@ -129,3 +130,12 @@ def read_named_toml(error: ErrorType, name_or_path: str | Path, shipped: Mapping
     except tomllib.TOMLDecodeError as err:
         raise error(f"{path}: not valid TOML: {err}") from None
     return data, path
+
+
+def plain(value: Any) -> Any:
+    """``value`` with mappings as dicts (string keys) and tuples as lists: JSON-ready."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value

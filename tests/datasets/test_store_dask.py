@@ -113,13 +113,10 @@ def test_a_worker_killed_mid_chunk_is_replaced_and_the_chunk_redone(serial: Path
 
 
 def test_unreachable_scheduler_is_a_clear_error_and_writes_nothing(spec, tmp_path: Path, monkeypatch) -> None:
-    import importlib
-
+    from stemtwin.twin import parallel
     from stemtwin.twin.errors import ConfigurationError
 
-    gen = importlib.import_module("stemtwin.twin.datasets.generate")  # the package's `generate` is the function
-
-    monkeypatch.setattr(gen, "SCHEDULER_TIMEOUT", "1s")
+    monkeypatch.setattr(parallel, "SCHEDULER_TIMEOUT", "1s")
     with pytest.raises(ConfigurationError, match="--scheduler: cannot reach the Dask scheduler"):
         generate(spec, 4, tmp_path / "x.zarr", seed=SEED, scheduler="tcp://127.0.0.1:1", progress=False)
     assert list(tmp_path.iterdir()) == []

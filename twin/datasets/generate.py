@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..parallel import dask_client
 from . import store as _store
 
 __all__ = ["InjectedFault", "generate"]
@@ -46,7 +47,6 @@ __all__ = ["InjectedFault", "generate"]
 #: Seconds between two refreshes of manifest.json during a run.
 MANIFEST_INTERVAL_S = 5.0
 #: How long to try to reach an existing scheduler (``scheduler=``).
-SCHEDULER_TIMEOUT = "10s"
 LOCK = Path(".stemtwin") / "lock"
 
 
@@ -311,7 +311,7 @@ def generate(
         need_workers = True
     with contextlib.ExitStack() as stack:
         # The cluster first: a scheduler that cannot be reached leaves nothing behind.
-        client = stack.enter_context(_dask_client(workers, scheduler)) if need_workers and not serial else None
+        client = stack.enter_context(dask_client(workers, scheduler)) if need_workers and not serial else None
         if not resume:
             manifest = _store.create_store(out, spec, n, seed)
         stack.enter_context(_locked(out))
@@ -398,26 +398,6 @@ def _run(
         # Markers are the truth: re-read them, so chunks finished by tasks whose results never
         # reached this process (cancelled at a failure) are counted too.
         _store.refresh_manifest(out, manifest, _store.read_markers(out, manifest))
-
-
-@contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A client of the scheduler at ``scheduler``, or of a new local cluster of ``workers`` processes."""
-    from distributed import Client, LocalCluster
-
-    with contextlib.ExitStack() as stack:
-        if scheduler is not None:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout=SCHEDULER_TIMEOUT))
-            except (OSError, TimeoutError, ValueError) as err:
-                raise ConfigurationError(f"--scheduler: cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
-        else:
-            count = workers if workers is not None else max(1, os.cpu_count() or 1)
-            cluster = stack.enter_context(
-                LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
-            )
-            client = stack.enter_context(Client(cluster))
-        yield client
 
 
 def _on_dask(

@@ -235,8 +235,8 @@ class DatasetSpec:
             "sample": {
                 "family": self.family,
                 "frames_per_structure": self.frames_per_structure,
-                "params": {k: _plain(self.params[k]) for k in sorted(self.params)},
-                "ranges": {k: _plain(self.ranges[k]) for k in sorted(self.ranges)},
+                "params": {k: toml_fields.plain(self.params[k]) for k in sorted(self.params)},
+                "ranges": {k: toml_fields.plain(self.ranges[k]) for k in sorted(self.ranges)},
             },
             "instrument": inst,
             "labels": {"store": sorted(self.labels), "mask_radius": self.mask_radius},
@@ -250,14 +250,6 @@ class DatasetSpec:
 
 def _rebuild_spec(values: dict[str, Any]) -> DatasetSpec:
     return DatasetSpec(**values)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # -- examples ------------------------------------------------------------------------------------------
