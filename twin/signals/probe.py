@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..optics import Optics
@@ -29,7 +31,10 @@ def _spatial_frequencies(gpts: tuple[int, int], sampling: tuple[float, float]) -
 
 
 def probe_intensity_otf(optics: Optics, gpts: tuple[int, int], sampling: tuple[float, float]) -> np.ndarray:
-    """Fourier transform of the probe intensity, normalised to 1 at zero frequency.
+    """Fourier transform of the probe intensity, normalised to 1 at zero frequency (cached, read-only).
+
+    The last few (optics, grid) combinations are kept: a data-generation run or an env renders many
+    structures on the same grid, and the two FFTs cost tens of milliseconds on a 256² grid.
 
     The probe is ``ψ(r) = F⁻¹[A(k) exp(−iχ(k))]`` with a soft-edged aperture A of semi-angle
     ``optics.semiangle_cutoff`` and the aberration phase
@@ -49,6 +54,11 @@ def probe_intensity_otf(optics: Optics, gpts: tuple[int, int], sampling: tuple[f
     ndarray of shape (nx, ny), complex128
         ``FFT(|ψ|²)`` scaled so that element [0, 0] is 1.
     """
+    return _probe_intensity_otf(optics, (int(gpts[0]), int(gpts[1])), (float(sampling[0]), float(sampling[1])))
+
+
+@functools.lru_cache(maxsize=8)
+def _probe_intensity_otf(optics: Optics, gpts: tuple[int, int], sampling: tuple[float, float]) -> np.ndarray:
     wavelength = optics.wavelength
     kx, ky = _spatial_frequencies(gpts, sampling)
     k2 = kx**2 + ky**2
@@ -61,7 +71,9 @@ def probe_intensity_otf(optics: Optics, gpts: tuple[int, int], sampling: tuple[f
     psi = np.fft.ifft2(aperture * np.exp(-1j * chi))
     intensity = np.abs(psi) ** 2
     otf = np.fft.fft2(intensity)
-    return otf / otf[0, 0]
+    otf /= otf[0, 0]
+    otf.flags.writeable = False
+    return otf
 
 
 def probe_intensity(optics: Optics, gpts: tuple[int, int], sampling: tuple[float, float]) -> np.ndarray:
