@@ -13,10 +13,16 @@ from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["dask_client", "SCHEDULER_TIMEOUT"]
+__all__ = ["dask_client", "SCHEDULER_TIMEOUT", "WORKER_MALLOC_ENV"]
 
 #: How long to wait for an existing scheduler to answer.
 SCHEDULER_TIMEOUT = "10s"
+#: glibc malloc settings of local workers [bytes]. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536``
+#: so that workers return memory to the OS; setting it also switches off glibc's adaptive mmap
+#: threshold, so every array above 128 KiB (a 256² float64 frame is 512 KiB) is mmapped and unmapped
+#: again, page faults and all. Measured here: 256² HAADF synthesis ran at 36 frames/s with Dask's
+#: setting against 85 frames/s without, and 83 frames/s with the mmap threshold raised to 16 MiB.
+WORKER_MALLOC_ENV: dict[str, int] = {"MALLOC_TRIM_THRESHOLD_": 64 * 2**20, "MALLOC_MMAP_THRESHOLD_": 16 * 2**20}
 
 
 @contextlib.contextmanager
@@ -35,6 +41,7 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     ConfigurationError
         The scheduler cannot be reached (the message names ``--scheduler``).
     """
+    import dask
     from distributed import Client, LocalCluster
 
     with contextlib.ExitStack() as stack:
@@ -45,8 +52,10 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
                 raise ConfigurationError(f"--scheduler: cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
         else:
             count = workers if workers is not None else max(1, os.cpu_count() or 1)
-            cluster = stack.enter_context(
-                LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
-            )
+            environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_MALLOC_ENV}
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+                cluster = stack.enter_context(
+                    LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
+                )
             client = stack.enter_context(Client(cluster))
         yield client
