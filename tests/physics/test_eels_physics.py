@@ -368,42 +368,13 @@ TI_FIT, O_FIT = (425.0, 453.0), (505.0, 529.0)
 COLUMN_OFF_CENTRING = (0.0, 0.1, 0.2, 0.3, 0.4, 0.123)
 
 
-def _pbtio3(u_of_column: tuple[float, ...] | None, nz: int = 10, ny: int = 2) -> Sample:
-    """A PbTiO3 slab (a = 3.90 Å, c = 4.15 Å) nz cells (≈4 nm) thick, viewed along [001]; every Ti in
-    column x is off-centre by u[x] along c, recorded in ``atom_labels["off_centring"]``."""
-    a, c = 3.9, 4.15
-    nx = 2 if u_of_column is None else len(u_of_column)
-    pos, sym, cls, off = [], [], [], []
-    for i in range(nx):
-        u = 0.0 if u_of_column is None else u_of_column[i]
-        for j in range(ny):
-            for k in range(nz):
-                o = np.array([i * a, j * a, k * c])
-                cell = (
-                    ((0, 0, 0), "Pb", 0),
-                    ((a / 2, a / 2, c / 2 + u), "Ti", 1),
-                    ((a / 2, a / 2, 0), "O", 2),
-                    ((a / 2, 0, c / 2), "O", 3),
-                    ((0, a / 2, c / 2), "O", 3),
-                )
-                for p, el, cl in cell:
-                    pos.append(o + p)
-                    sym.append(el)
-                    cls.append(cl)
-                    off.append(u if el == "Ti" else 0.0)
-    atoms = ase.Atoms(sym, positions=pos, cell=[nx * a, ny * a, nz * c], pbc=True)
-    labels = {} if u_of_column is None else {"off_centring": np.array(off)}
-    return Sample(atoms, np.array(cls), ("Pb", "Ti", "O_apical", "O_equatorial"), np.full(len(atoms), -1),
-                  name="pbtio3", atom_labels=labels)
-
-
 def _ti_column(column: int) -> np.ndarray:
     return np.array([(column + 0.5) * 3.9, 0.5 * 3.9])
 
 
 @pytest.fixture(scope="module")
-def pto() -> Sample:
-    return _pbtio3(COLUMN_OFF_CENTRING)
+def pto(pbtio3_slab) -> Sample:
+    return pbtio3_slab(COLUMN_OFF_CENTRING, nz=10)
 
 
 @pytest.fixture(scope="module")
@@ -483,8 +454,8 @@ def test_ti_splitting_orders_off_centring_at_realistic_dose(pto_model: EELSModel
         assert t > 4.0
 
 
-def test_sample_without_off_centring_label_is_centred() -> None:
-    model = EELSModel(_pbtio3(None, nz=2), PTO_SPECTROMETER, Optics())
+def test_sample_without_off_centring_label_is_centred(pbtio3_slab) -> None:
+    model = EELSModel(pbtio3_slab(None, nz=2), PTO_SPECTROMETER, Optics())
     spectrum = model.noise_free(_ti_column(0))
     assert ti_l23_splitting(model.energy_axis, spectrum) == pytest.approx(2.0, abs=0.05)
 
@@ -503,9 +474,9 @@ def test_ti_and_o_cross_sections(pto_model: EELSModel) -> None:
     assert pto_model.class_templates["O_equatorial"][o_window].sum() / BARN == pytest.approx(3.17e3, rel=0.05)
 
 
-def test_pbtio3_low_loss() -> None:
+def test_pbtio3_low_loss(pbtio3_slab) -> None:
     """One plasmon near 25 eV *(est.)*; λ of order 50–150 nm at 80 keV for a 10-cell (4.15 nm) slab."""
-    model = EELSModel(_pbtio3(None), Spectrometer(), Optics())
+    model = EELSModel(pbtio3_slab(None, nz=10), Spectrometer(), Optics())
     e, low = model.energy_axis, model.low_loss
     k = (e > 3.0) & (e < 60.0)
     peaks = e[k][argrelmax(low[k])[0]]

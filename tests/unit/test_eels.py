@@ -367,56 +367,28 @@ def test_replace_keeps_spec_valid() -> None:
 PTO_SPECTROMETER = Spectrometer(offset=400.0, dispersion=0.1, channels=2048)
 
 
-def _pbtio3(u_of_column: list[float] | None, nz: int = 2, ny: int = 2) -> Sample:
-    """PbTiO3 viewed along [001], len(u_of_column) cells along x; every Ti of column x has |u| = u[x]."""
-    a, c = 3.9, 4.15
-    nx = 2 if u_of_column is None else len(u_of_column)
-    pos, sym, cls, off = [], [], [], []
-    for i in range(nx):
-        u = 0.0 if u_of_column is None else u_of_column[i]
-        for j in range(ny):
-            for k in range(nz):
-                o = np.array([i * a, j * a, k * c])
-                cell = (
-                    ((0, 0, 0), "Pb", 0),
-                    ((a / 2, a / 2, c / 2 + u), "Ti", 1),
-                    ((a / 2, a / 2, 0), "O", 2),
-                    ((a / 2, 0, c / 2), "O", 3),
-                    ((0, a / 2, c / 2), "O", 3),
-                )
-                for p, el, cl in cell:
-                    pos.append(o + p)
-                    sym.append(el)
-                    cls.append(cl)
-                    off.append(u if el == "Ti" else 0.0)
-    atoms = ase.Atoms(sym, positions=pos, cell=[nx * a, ny * a, nz * c], pbc=True)
-    labels = {} if u_of_column is None else {"off_centring": np.array(off)}
-    return Sample(atoms, np.array(cls), ("Pb", "Ti", "O_apical", "O_equatorial"), np.full(len(atoms), -1),
-                  name="pbtio3", atom_labels=labels)
-
-
 def _ti_column(sample: Sample, column: int) -> np.ndarray:
     ti = sample.positions[sample.indices_of("Ti"), :2]
     return ti[np.argmin(np.abs(ti[:, 0] - (column + 0.5) * 3.9))]
 
 
-def test_ti_templates_are_the_nodes_next_to_the_sample_values() -> None:
-    sample = _pbtio3([0.0, 0.2, 0.123])
+def test_ti_templates_are_the_nodes_next_to_the_sample_values(pbtio3_slab) -> None:
+    sample = pbtio3_slab([0.0, 0.2, 0.123])
     model = EELSModel(sample, PTO_SPECTROMETER, Optics())
     ti_labels = [label for label in model.template_labels if label.startswith("Ti")]
     # 0 and 0.2 are nodes; 0.123 lies between the nodes 0.1 and 0.15.
     assert ti_labels == [f"Ti[off_centring={u}]" for u in ("0", "0.1", "0.15", "0.2")]
     assert model.edges == (Edge("Ti", "L2,3", 456.0), Edge("O", "K", 532.0), Edge("Pb", "M4,5", 2484.0))
     # A sample without the label uses u = 0.
-    plain = EELSModel(_pbtio3(None), PTO_SPECTROMETER, Optics())
+    plain = EELSModel(pbtio3_slab(None), PTO_SPECTROMETER, Optics())
     assert [label for label in plain.template_labels if label.startswith("Ti")] == ["Ti[off_centring=0]"]
     centred = "Ti[off_centring=0]"
     np.testing.assert_array_equal(plain.class_templates[centred], model.class_templates[centred])
 
 
-def test_interpolated_ti_matches_the_exact_template() -> None:
+def test_interpolated_ti_matches_the_exact_template(pbtio3_slab) -> None:
     """A Ti at u = 0.123 Å (between nodes) matches a model built with ti_l23(0.123) to 0.5 % of the peak."""
-    sample = _pbtio3([0.123, 0.123])
+    sample = pbtio3_slab([0.123, 0.123])
     model = EELSModel(sample, PTO_SPECTROMETER, Optics())
     table = dict(ELEMENT_TABLE)
     table["Ti"] = ElementEELS("Ti", edges=(ti_l23(0.123),), valence=ELEMENT_TABLE["Ti"].valence)
@@ -430,16 +402,16 @@ def test_interpolated_ti_matches_the_exact_template() -> None:
     assert np.abs(at_node - want).max() > 5 * np.abs(got - want).max()
 
 
-def test_columns_merge_into_weighted_sites() -> None:
+def test_columns_merge_into_weighted_sites(pbtio3_slab) -> None:
     """Stacking 4 cells along the beam gives 4 × the core loss of one cell, at every position."""
-    one = EELSModel(_pbtio3([0.0, 0.3], nz=1), PTO_SPECTROMETER, Optics())
-    four = EELSModel(_pbtio3([0.0, 0.3], nz=4), PTO_SPECTROMETER, Optics())
+    one = EELSModel(pbtio3_slab([0.0, 0.3], nz=1), PTO_SPECTROMETER, Optics())
+    four = EELSModel(pbtio3_slab([0.0, 0.3], nz=4), PTO_SPECTROMETER, Optics())
     positions = np.random.default_rng(4).uniform(0.0, 7.8, (6, 2))
     np.testing.assert_allclose(four.core_loss(positions), 4.0 * one.core_loss(positions), rtol=1e-5, atol=1e-14)
 
 
-def test_interpolated_model_vectorised_equals_single_positions() -> None:
-    model = EELSModel(_pbtio3([0.05, 0.333, 0.4]), PTO_SPECTROMETER, Optics())
+def test_interpolated_model_vectorised_equals_single_positions(pbtio3_slab) -> None:
+    model = EELSModel(pbtio3_slab([0.05, 0.333, 0.4]), PTO_SPECTROMETER, Optics())
     positions = np.random.default_rng(9).uniform(-2.0, 14.0, (3, 4, 2))
     batch = model.noise_free(positions)
     for idx in np.ndindex(3, 4):
@@ -447,24 +419,24 @@ def test_interpolated_model_vectorised_equals_single_positions() -> None:
 
 
 @pytest.mark.parametrize("bad", [-0.2, 1.2, float("nan")])
-def test_off_centring_out_of_range_is_rejected(bad: float) -> None:
-    sample = _pbtio3([0.1, 0.1])
+def test_off_centring_out_of_range_is_rejected(bad: float, pbtio3_slab) -> None:
+    sample = pbtio3_slab([0.1, 0.1])
     labels = np.array(sample.atom_labels["off_centring"])
     labels[sample.indices_of("Ti")[0]] = bad
     with pytest.raises(ConfigurationError, match="off_centring"):
         EELSModel(sample.replace(atom_labels={"off_centring": labels}), PTO_SPECTROMETER, Optics())
 
 
-def test_non_numeric_off_centring_is_rejected() -> None:
-    sample = _pbtio3([0.1, 0.1])
+def test_non_numeric_off_centring_is_rejected(pbtio3_slab) -> None:
+    sample = pbtio3_slab([0.1, 0.1])
     labels = np.array(["a"] * len(sample))
     with pytest.raises(ConfigurationError, match="off_centring"):
         EELSModel(sample.replace(atom_labels={"off_centring": labels}), PTO_SPECTROMETER, Optics())
 
 
-def test_off_centring_of_other_elements_is_ignored() -> None:
+def test_off_centring_of_other_elements_is_ignored(pbtio3_slab) -> None:
     """Only Ti edges follow the label: a value on a Pb atom changes nothing."""
-    sample = _pbtio3([0.1, 0.1])
+    sample = pbtio3_slab([0.1, 0.1])
     labels = np.array(sample.atom_labels["off_centring"])
     labels[sample.indices_of("Pb")] = 7.0
     a = EELSModel(sample, PTO_SPECTROMETER, Optics())
