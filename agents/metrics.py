@@ -47,6 +47,7 @@ __all__ = [
     "explore_metrics",
     "first_step_at_max",
     "first_step_in_top",
+    "measured_values",
     "normalized_mutual_info",
     "nrmse",
     "resources_used",
@@ -73,8 +74,25 @@ def _actions(actions: Any, n: int) -> np.ndarray:
     return a
 
 
-def simple_regret(true_map: Any, actions: Any) -> np.ndarray:
-    """Simple regret after every step: ``max(true) − max_{s<=t} true[a_s]``.
+def measured_values(true_map: Any, actions: Any, values: Any = None) -> np.ndarray:
+    """The true value of every measurement: ``values`` when given, else ``true[a_t]``.
+
+    ``values`` holds what the instrument actually delivered, e.g. the env's
+    ``info["noise_free_scalar"]`` (the noise-free value where the probe landed, which scan distortions
+    can move away from the nominal candidate).
+    """
+    t = _true(true_map)
+    a = _actions(actions, t.size)
+    if values is None:
+        return t[a]
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size != a.size or not np.all(np.isfinite(v)):
+        raise AgentError(f"`values` must hold one finite value per action ({a.size}), got {v.size} values.")
+    return v
+
+
+def simple_regret(true_map: Any, actions: Any, values: Any = None) -> np.ndarray:
+    """Simple regret after every step: ``max(true) − max_{s<=t} v_s``, clipped at 0.
 
     Parameters
     ----------
@@ -82,16 +100,19 @@ def simple_regret(true_map: Any, actions: Any) -> np.ndarray:
         True (noise-free) values, shape (G, G) or (N,), indexed like the actions (``a = i·G + j``).
     actions
         Measured candidate indices in order, shape (T,).
+    values
+        True value of each measurement, shape (T,) (:func:`measured_values`); None: ``true[a_t]``.
+        A delivered value above the map's maximum gives regret 0.
 
     Returns
     -------
     ndarray of shape (T,), >= 0, non-increasing.
     """
     t = _true(true_map)
-    a = _actions(actions, t.size)
-    if a.size == 0:
+    v = measured_values(t, actions, values)
+    if v.size == 0:
         return np.zeros(0)
-    return t.max() - np.maximum.accumulate(t[a])
+    return np.maximum(t.max() - np.maximum.accumulate(v), 0.0)
 
 
 def top_sites(true_map: Any, fraction: float = 0.01) -> np.ndarray:
@@ -172,24 +193,32 @@ def explore_metrics(
     std: Any = None,
     info: Mapping[str, Any] | None = None,
     fraction: float = 0.01,
+    values: Any = None,
 ) -> dict[str, Any]:
     """Every Explore metric in one dict.
+
+    ``values`` (the true value each measurement delivered, :func:`measured_values`) scores the regret
+    and ``mean_value``; the other metrics compare the nominal candidates and the predicted map with
+    the true map.
 
     Returns
     -------
     dict
         ``regret`` (ndarray (T,)), ``final_regret``, ``normalised_regret`` (final regret / range of the
-        true map), ``step_at_max``, ``step_in_top``, ``top_found``, ``nrmse``, ``coverage_2sigma``,
-        ``dose``, ``time``, ``steps``.
+        true map), ``mean_value`` (mean measured value scaled to the true map's range; None without
+        steps or range), ``step_at_max``, ``step_in_top``, ``top_found``, ``nrmse``,
+        ``coverage_2sigma``, ``dose``, ``time``, ``steps``.
     """
     t = _true(true_map)
-    regret = simple_regret(t, actions)
+    measured = measured_values(t, actions, values)
+    regret = simple_regret(t, actions, measured)
     span = float(t.max() - t.min())
     final = float(regret[-1]) if regret.size else float(span)
     return {
         "regret": regret,
         "final_regret": final,
         "normalised_regret": final / span if span > 0 else 0.0,
+        "mean_value": float(np.mean((measured - t.min()) / span)) if measured.size and span > 0 else None,
         "step_at_max": first_step_at_max(t, actions),
         "step_in_top": first_step_in_top(t, actions, fraction),
         "top_found": top_fraction_found(t, actions, fraction),

@@ -106,6 +106,7 @@ class _Recorder(gym.Wrapper):
         self._steps = 0
         self.frames: list[np.ndarray] = []
         self.delivered: list[float] = []
+        self.survey: np.ndarray | None = None  # the survey image of the reset observation, in [0, 1]
 
     def _keep(self) -> None:
         if self._truths is not None:
@@ -116,6 +117,8 @@ class _Recorder(gym.Wrapper):
         out = self.env.reset(**kwargs)
         self._steps = 0
         self.delivered = []
+        observation = out[0]
+        self.survey = observation.get("image") if isinstance(observation, Mapping) else None
         self._keep()
         self._send(0, self._total)
         return out
@@ -233,16 +236,13 @@ def _grid_array(values: Any, grid: int) -> np.ndarray:
 def _explore_arrays(env: Any, true_map: np.ndarray, result: Mapping[str, Any]) -> dict[str, np.ndarray]:
     report = result["report"]
     grid = true_map.shape[0]
-    counts = np.asarray(env.unwrapped.image.array, dtype=np.float64)
-    span = float(np.ptp(counts))
-    image = (counts - counts.min()) / span if span > 0 else np.zeros_like(counts)
     return {
         "true_map": true_map,
         "mean": _grid_array(report.get("mean"), grid),
         "std": _grid_array(report.get("std"), grid),
         "acquisition": _grid_array(report.get("acquisition"), grid),
         "visited": np.asarray(result["actions"], dtype=np.int64),
-        "image": np.asarray(image, dtype=np.float32),
+        "image": np.asarray(env.survey, dtype=np.float32),
         "extent": np.asarray(env.unwrapped.extent, dtype=np.float64),
     }
 

@@ -120,16 +120,11 @@ def explore_scores(
         mean = None
     if std is not None and (mean is None or np.asarray(std).size != n or not np.all(np.isfinite(std))):
         std = None
-    raw = agent_metrics.explore_metrics(t, result["actions"], mean, std, result["final_info"])
-    actions = np.asarray(result["actions"], dtype=np.int64).reshape(-1)
-    value = t[actions] if delivered is None else np.asarray(delivered, dtype=np.float64).reshape(-1)
-    regret = np.maximum(t.max() - np.maximum.accumulate(value), 0.0) if value.size else np.zeros(0)
+    value = agent_metrics.measured_values(t, result["actions"], delivered)
+    raw = agent_metrics.explore_metrics(t, result["actions"], mean, std, result["final_info"], values=value)
+    regret = np.asarray(raw.pop("regret"), dtype=np.float64)
     span = float(np.ptp(t))
     normalised = regret / span if span > 0 else np.zeros_like(regret)
-    raw.pop("regret")
-    raw["final_regret"] = float(regret[-1]) if regret.size else span
-    raw["normalised_regret"] = float(normalised[-1]) if regret.size else 1.0
-    raw["mean_value"] = float(np.mean((value - t.min()) / span)) if value.size and span > 0 else None
     out = {k: _finite_or_none(v) for k, v in raw.items() if k != "steps"}
     return out, {"value": value, "regret": regret, "normalised_regret": normalised}
 

@@ -16,6 +16,16 @@ def test_simple_regret_by_hand() -> None:
     assert M.simple_regret(TRUE, []).size == 0
 
 
+def test_regret_and_mean_value_on_delivered_values() -> None:
+    # TRUE is 0..99: the probe aimed at 5 and 50 but delivered 10 and 120 (above the map's maximum).
+    np.testing.assert_array_equal(M.simple_regret(TRUE, [5, 50], values=[10.0, 120.0]), [89, 0])
+    m = M.explore_metrics(TRUE, [5, 50], values=[10.0, 30.0])
+    assert m["final_regret"] == 69.0 and m["mean_value"] == pytest.approx(20.0 / 99.0)
+    assert M.explore_metrics(TRUE, [5, 50])["mean_value"] == pytest.approx(27.5 / 99.0)
+    with pytest.raises(AgentError, match="one finite value per action"):
+        M.simple_regret(TRUE, [5, 50], values=[1.0])
+
+
 def test_first_steps_and_top_fraction() -> None:
     actions = [5, 97, 98, 99, 3]
     assert M.first_step_at_max(TRUE, actions) == 4
