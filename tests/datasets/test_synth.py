@@ -109,7 +109,7 @@ def test_ideal_scan_has_zero_distortion_and_matches_the_engine() -> None:
     field = FastEngine().intensity_field(cell, Optics(), HAADFDetector())
     rng = np.random.default_rng(0)
     positions = rng.uniform(-5.0, 20.0, size=(40, 30, 2))
-    fast = _spline_measure(field.array, field.sampling, np.array(cell.extent))(positions)
+    fast = _spline_measure(field, np.array(cell.extent))(positions)
     np.testing.assert_allclose(fast, field.at(positions), rtol=1e-10, atol=1e-14)
 
 
@@ -175,3 +175,32 @@ def test_too_many_atoms_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(layout_module, "max_atoms", lambda spec: 5)
     with pytest.raises(ConfigurationError, match="more than the atom table's 5 rows"):
         generate_sample(spec, 1, 0)
+
+
+@pytest.mark.parametrize(("dwell", "walk"), [(300e-6, True), (4e-6, False)])
+def test_probe_positions_are_the_scan_path_with_its_error(dwell: float, walk: bool) -> None:
+    # The fused composition equals scan_path (calibration, shear, flyback) plus the slow error and
+    # the vibrations of ProbePositionError at every pixel time, to rounding. With a dwell below
+    # SLOW_SAMPLE_TIME the slow error is sampled on coarse rows (so its random walk is another
+    # realisation of the same process); without the walk, the linear drift interpolates exactly.
+    import dataclasses
+
+    from stemtwin.twin.dose import Dose
+    from stemtwin.twin.scan import ProbePositionError, scan_path
+    from stemtwin.twin.datasets.synth import _probe_positions
+
+    noise = scaled_scan_noise(1.5)
+    if not walk:
+        noise = dataclasses.replace(noise, random_walk_amplitude=0.0)
+    dose = Dose(current=20.0, dwell_time=dwell, flyback_time=60e-6)
+    origin, fov, pixels = (3.0, -2.0), 20.0, 64
+    actual, distortion = _probe_positions(origin, fov, pixels, dose, noise, np.random.default_rng(1), np.random.default_rng(2))
+    path = scan_path(origin, (fov, fov), (pixels, pixels), dose, None, noise)
+    slow = ScanNoise(drift=noise.drift, random_walk_amplitude=noise.random_walk_amplitude, random_walk_frequency=noise.random_walk_frequency)
+    vib = ScanNoise(sinusoid_frequencies=noise.sinusoid_frequencies, sinusoid_amplitudes=noise.sinusoid_amplitudes)
+    want = path.actual + ProbePositionError(slow, np.random.default_rng(1)).displacement(path.times)
+    want = want + ProbePositionError(vib, np.random.default_rng(2)).displacement(path.times)
+    assert np.abs(want - path.nominal).max() > 1.0  # Å: a real distortion
+    np.testing.assert_allclose(actual, want, rtol=0, atol=1e-9)
+    assert distortion.dtype == np.float32 and distortion.shape == (2, pixels, pixels)
+    np.testing.assert_allclose(np.moveaxis(distortion, 0, -1), actual - path.nominal, rtol=1e-6, atol=1e-6)

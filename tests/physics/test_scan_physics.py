@@ -142,6 +142,20 @@ def test_counts_are_reproducible_for_a_seed() -> None:
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("read_noise", [0.0, 0.8])
+def test_counts_are_numpys_poisson_then_normal_draws(read_noise: float) -> None:
+    # The compiled sampler draws exactly what rng.poisson(λ) then rng.normal(0, σ, size) draw,
+    # over small means (inversion) and large ones (numpy's PTRS rejection, λ >= 10).
+    lam = np.random.default_rng(3).lognormal(0.0, 2.0, size=(40, 50))
+    assert lam.min() < 1.0 and lam.max() > 100.0
+    rng = np.random.default_rng(17)
+    want = rng.poisson(lam).astype(np.float64)
+    if read_noise:
+        want += rng.normal(0.0, read_noise, size=lam.shape)
+    got = detector_counts(lam, 1.0, rng=17, read_noise=read_noise)
+    assert got.dtype == np.float32 and got.tobytes() == want.astype(np.float32).tobytes()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [

@@ -119,7 +119,7 @@ def chunk_bounds(k: int, per_chunk: int, n: int) -> tuple[int, int]:
 
 def checksum(arr: np.ndarray) -> str:
     """sha256 of the C-order bytes of ``arr`` (dtype and shape are checked separately)."""
-    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(arr)).hexdigest()  # the buffer itself, no copy
 
 
 def _chunk_key(k: int, ndim_per_sample: int) -> str:

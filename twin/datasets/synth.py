@@ -36,7 +36,7 @@ Labels
 ``noise_free``: expected counts (electrons per position × collected fraction) at the real probe
 positions. ``distortion``: actual − nominal probe position [Å]. Atom table: every atom whose
 *apparent* position — the scan pixel coordinates ``p`` where the real probe lands on the atom,
-``origin + p·step + d(p) = r_atom``, solved by fixed-point iteration on the distortion field — lies
+``origin + p·step + d(p) = r_atom``, solved by Newton's method on the distortion field — lies
 inside the frame (``-0.5 <= p < pixels - 0.5`` on both axes), in the atoms' order in the structure.
 ``mask``: for each pixel, site class + 1 of the nearest atom whose projected position lies within
 ``mask_radius`` (0.7 Å by default, half a C–C bond, so graphene disks do not touch) of the real
@@ -55,7 +55,6 @@ from typing import Any
 
 import numpy as np
 from scipy import constants as _c
-from scipy import ndimage
 
 from ..detectors import DiffractionCamera, get_detector
 from ..dose import Dose
@@ -64,11 +63,14 @@ from ..microscope import EELS_PROBE_SIGMA
 from ..optics import Optics
 from ..samples import build_sample
 from ..samples.sample import Sample
-from ..scan import ProbePositionError, ScanNoise, detector_counts, scan_path
+from ..scan import ProbePositionError, ScanNoise, detector_counts
+from ..scan.timing import line_time
 from ..signals.diffraction_analysis import center_of_mass, virtual_image
 from ..signals.eels import EELSModel
+from ..signals.field import PeriodicField
 from ..signals.imaging import get_diffraction_engine, get_imaging_engine
 from ..spectrometer import Spectrometer
+from .kernels import SPLINE_PAD, bspline_at, compose_positions, invert_distortion, paint_mask
 from .layout import array_layout
 from .spec import DatasetSpec
 
@@ -89,8 +91,6 @@ SLOW_SAMPLE_TIME = 256e-6
 STRUCTURE_CACHE_SIZE = 4
 #: Flyback time of the scan [s] (the twin's default, PHYSICS.md).
 FLYBACK_TIME = 60e-6
-#: Padding of the spline coefficients for periodic evaluation without wrap mode [grid points].
-_PAD = 3
 #: Largest number of Newton steps that invert the distortion field for the atom table.
 _INVERSION_STEPS = 8
 
@@ -177,129 +177,22 @@ def _draw_params(spec: DatasetSpec, rng: np.random.Generator) -> dict[str, Any]:
     return drawn
 
 
-def _periodic_spline(field_array: np.ndarray) -> np.ndarray:
-    """Periodic cubic-spline coefficients, padded by ``_PAD`` so that wrapped coordinates need no wrap mode."""
-    coeffs = ndimage.spline_filter(np.asarray(field_array, dtype=np.float64), order=3, mode="grid-wrap")
-    return np.ascontiguousarray(np.pad(coeffs, _PAD, mode="wrap"))
+def _spline_measure(field: PeriodicField, extent: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Evaluate ``field`` as :meth:`PeriodicField.at` does (periodic cubic B-spline), faster.
 
-
-def _bspline_scipy(coeffs: np.ndarray, positions: np.ndarray, extent: np.ndarray, step: np.ndarray) -> np.ndarray:
-    coords = np.mod(positions, extent) / step + _PAD
-    return ndimage.map_coordinates(coeffs, coords.T, order=3, mode="nearest", prefilter=False)
-
-
-def _bspline_kernel() -> Callable[..., np.ndarray]:
-    """A compiled cubic B-spline evaluator (numba, ~1 ns per tap), or scipy's when numba is missing."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba comes with abTEM
-        return _bspline_scipy
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def kernel(coeffs, positions, extent, step):  # type: ignore[no-untyped-def]
-        n = positions.shape[0]
-        out = np.empty(n, dtype=np.float64)
-        for k in range(n):
-            x = positions[k, 0] % extent[0] / step[0] + _PAD
-            y = positions[k, 1] % extent[1] / step[1] + _PAD
-            ix = int(x)  # x > 0: truncation is floor
-            iy = int(y)
-            tx = x - ix
-            ty = y - iy
-            tx2 = tx * tx
-            ty2 = ty * ty
-            ux = 1.0 - tx
-            uy = 1.0 - ty
-            wx0 = ux * ux * ux / 6.0
-            wx1 = (3.0 * tx2 * tx - 6.0 * tx2 + 4.0) / 6.0
-            wx2 = (-3.0 * tx2 * tx + 3.0 * tx2 + 3.0 * tx + 1.0) / 6.0
-            wx3 = tx2 * tx / 6.0
-            wy0 = uy * uy * uy / 6.0
-            wy1 = (3.0 * ty2 * ty - 6.0 * ty2 + 4.0) / 6.0
-            wy2 = (-3.0 * ty2 * ty + 3.0 * ty2 + 3.0 * ty + 1.0) / 6.0
-            wy3 = ty2 * ty / 6.0
-            r0 = coeffs[ix - 1]
-            r1 = coeffs[ix]
-            r2 = coeffs[ix + 1]
-            r3 = coeffs[ix + 2]
-            j = iy - 1
-            total = wy0 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
-            j = iy
-            total += wy1 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
-            j = iy + 1
-            total += wy2 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
-            j = iy + 2
-            total += wy3 * (wx0 * r0[j] + wx1 * r1[j] + wx2 * r2[j] + wx3 * r3[j])
-            out[k] = total
-        return out
-
-    return kernel
-
-
-_BSPLINE: Callable[..., np.ndarray] | None = None
-_MASK_KERNEL: Callable[..., None] | None = None
-
-
-def _mask_numpy(actual, centres, r, classes, offsets, radius, mask):  # type: ignore[no-untyped-def]
-    """Fallback of :func:`_mask_kernel` without numba (same result)."""
-    n = actual.shape[0]
-    best = np.full((n, n), np.inf)
-    for a in range(len(centres)):  # atoms in order; strict < keeps the first of equal distances
-        px = centres[a, 0] + offsets[:, 0]
-        py = centres[a, 1] + offsets[:, 1]
-        ok = (px >= 0) & (px < n) & (py >= 0) & (py < n)
-        px, py = px[ok], py[ok]
-        d2 = (actual[px, py, 0] - r[a, 0]) ** 2 + (actual[px, py, 1] - r[a, 1]) ** 2
-        take = (d2 < radius * radius) & (d2 < best[px, py])
-        best[px[take], py[take]] = d2[take]
-        mask[px[take], py[take]] = classes[a] + 1
-
-
-def _mask_kernel_factory() -> Callable[..., None]:
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba comes with abTEM
-        return _mask_numpy
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def kernel(actual, centres, r, classes, offsets, radius, mask):  # type: ignore[no-untyped-def]
-        n = actual.shape[0]
-        best = np.full((n, n), np.inf)
-        r2 = radius * radius
-        for a in range(centres.shape[0]):
-            for s in range(offsets.shape[0]):
-                px = centres[a, 0] + offsets[s, 0]
-                py = centres[a, 1] + offsets[s, 1]
-                if px < 0 or px >= n or py < 0 or py >= n:
-                    continue
-                dx = actual[px, py, 0] - r[a, 0]
-                dy = actual[px, py, 1] - r[a, 1]
-                d2 = dx * dx + dy * dy
-                if d2 < r2 and d2 < best[px, py]:
-                    best[px, py] = d2
-                    mask[px, py] = classes[a] + 1
-
-    return kernel
-
-
-def _spline_measure(array: np.ndarray, sampling: tuple[float, float], extent: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Evaluate a periodic field as :meth:`PeriodicField.at` does (periodic cubic B-spline), faster.
-
-    The same spline (coefficients from ``ndimage.spline_filter(..., mode="grid-wrap")``) evaluated by a
-    compiled loop over the positions instead of ``ndimage.map_coordinates``; the values agree to
-    rounding (``tests/datasets/test_synth.py``).
+    The field's own spline coefficients, padded periodically, evaluated by a compiled loop over the
+    positions (:func:`.kernels.bspline_at`) instead of ``ndimage.map_coordinates``; the values agree
+    to rounding (``tests/datasets/test_synth.py``).
     """
-    global _BSPLINE
-    if _BSPLINE is None:
-        _BSPLINE = _bspline_kernel()
-    kernel = _BSPLINE
-    coeffs = _periodic_spline(array)
-    step = np.asarray(sampling, dtype=np.float64)
+    coeffs = np.ascontiguousarray(np.pad(field.coefficients, SPLINE_PAD, mode="wrap"))
+    step = np.asarray(field.sampling, dtype=np.float64)
     box = np.asarray(extent, dtype=np.float64)
 
     def measure(positions: np.ndarray) -> np.ndarray:
         flat = np.ascontiguousarray(positions.reshape(-1, 2), dtype=np.float64)
-        return kernel(coeffs, flat, box, step).reshape(positions.shape[:-1])
+        out = np.empty(len(flat), dtype=np.float64)
+        bspline_at(coeffs, flat, box, step, out)
+        return out.reshape(positions.shape[:-1])
 
     return measure
 
@@ -325,7 +218,7 @@ def _build_structure(spec: DatasetSpec, base_seed: int, g: int) -> _Structure:
     if spec.modality in ("haadf", "abf"):
         engine = get_imaging_engine(spec.engine, calibration=spec.calibration)
         field = engine.intensity_field(sample, optics, get_detector(spec.modality))
-        measure = _spline_measure(field.array, field.sampling, extent)
+        measure = _spline_measure(field, extent)
     elif spec.modality == "eels":
         sm = spec.spectrometer
         spectrometer = Spectrometer(
@@ -381,33 +274,57 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float], log: bool = 
 def _probe_positions(
     origin: tuple[float, float], fov: float, pixels: int, dose: Dose, noise: ScanNoise, slow_rng: np.random.Generator, vib_rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nominal and actual probe positions (pixels, pixels, 2) [Å] of one frame starting at t = 0."""
-    path = scan_path(origin, (fov, fov), (pixels, pixels), dose, None, noise, t0=0.0)
-    actual = np.array(path.actual)
-    if not noise.has_time_dependence:
-        return path.nominal, actual
-    times = path.times
+    """Actual probe positions and their distortion (actual − nominal) of one frame starting at t = 0.
+
+    The positions of :func:`~stemtwin.twin.scan.scan_path` with the error ``d(t)`` of ``noise``
+    (``tests/datasets/test_synth.py`` compares them), composed from separable parts in one pass
+    (:func:`.kernels.compose_positions`): the slow error on every ``SLOW_SAMPLE_TIME``-th pixel of a
+    line, interpolated in between, and the vibrations by :meth:`ProbePositionError.raster_vibrations`.
+
+    Returns
+    -------
+    actual : ndarray of shape (pixels, pixels, 2)
+        Probe positions [Å], float64.
+    distortion : ndarray of shape (2, pixels, pixels)
+        actual − nominal [Å], float32 (the stored label's layout).
+    """
+    step = fov / pixels
+    rel = np.arange(pixels, dtype=np.float64) * step
+    actual = np.empty((pixels, pixels, 2), dtype=np.float64)
+    distortion = np.empty((2, pixels, pixels), dtype=np.float32)
+    empty_slow = np.zeros((0, pixels, 2))
+    no_rows = np.zeros(pixels, dtype=np.int64)
+    if noise.is_zero:
+        compose_positions(np.asarray(origin, dtype=np.float64), rel, rel, 0.0, 0.0, 0.0, np.zeros(pixels), empty_slow, no_rows,
+                          np.zeros(pixels), empty_slow, actual, distortion)  # fmt: skip
+        return actual, distortion
+    sx, sy = noise.scale_error
+    shear = math.tan(math.radians(noise.shear))
+    in_line = np.arange(pixels, dtype=np.float64) * dose.dwell_time  # t(i, j) = in_line[i] + line_start[j]
+    kick = np.zeros(pixels)
+    if noise.flyback_amplitude != 0.0:
+        kick = noise.flyback_amplitude * step * np.exp(-in_line / noise.flyback_time_constant)
+    line_start = np.arange(pixels, dtype=np.float64) * line_time(pixels, dose)
     slow_noise = ScanNoise(
         drift=noise.drift, random_walk_amplitude=noise.random_walk_amplitude, random_walk_frequency=noise.random_walk_frequency
     )
     vib_noise = ScanNoise(sinusoid_frequencies=noise.sinusoid_frequencies, sinusoid_amplitudes=noise.sinusoid_amplitudes)
-    step = max(1, int(SLOW_SAMPLE_TIME // dose.dwell_time))
+    slow, rows, weights = empty_slow, no_rows, np.zeros(pixels)
     if slow_noise.has_time_dependence:
-        slow = ProbePositionError(slow_noise, slow_rng)
-        if step == 1:
-            actual += slow.displacement(times)
-        else:
-            coarse = np.arange(0, pixels, step)
-            if coarse[-1] != pixels - 1:
-                coarse = np.append(coarse, pixels - 1)
-            d = slow.displacement(times[coarse, :])  # (nc, ny, 2)
-            i = np.arange(pixels)
-            k = np.clip(np.searchsorted(coarse, i, side="right") - 1, 0, len(coarse) - 2)
-            w = ((i - coarse[k]) / (coarse[k + 1] - coarse[k]))[:, None, None]
-            actual += d[k] * (1.0 - w) + d[k + 1] * w
+        every = max(1, int(SLOW_SAMPLE_TIME // dose.dwell_time))
+        coarse = np.arange(0, pixels, every)
+        if coarse[-1] != pixels - 1:
+            coarse = np.append(coarse, pixels - 1)
+        i = np.arange(pixels)
+        rows = np.clip(np.searchsorted(coarse, i, side="right") - 1, 0, len(coarse) - 2)
+        weights = (i - coarse[rows]) / (coarse[rows + 1] - coarse[rows])
+        slow = ProbePositionError(slow_noise, slow_rng).displacement(in_line[coarse, None] + line_start[None, :])
+    vib = empty_slow
     if vib_noise.has_time_dependence:
-        actual += ProbePositionError(vib_noise, vib_rng).displacement(times)
-    return path.nominal, actual
+        vib = ProbePositionError(vib_noise, vib_rng).raster_vibrations(in_line, line_start)
+    compose_positions(np.asarray(origin, dtype=np.float64), rel, rel, float(sx), float(sy), shear, kick, slow, rows, weights, vib,
+                      actual, distortion)  # fmt: skip
+    return actual, distortion
 
 
 # -- labels --------------------------------------------------------------------------------------------
@@ -416,9 +333,8 @@ def _apparent_atoms(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Atoms near the frame: (indices, unwrapped positions [Å], apparent pixel coordinates)."""
     fov = step * pixels
-    # Per component: numpy reduces a strided axis pair ~30× slower than a plain array.
-    low = np.array([distortion[..., c].min() for c in range(2)])
-    high = np.array([distortion[..., c].max() for c in range(2)])
+    low = np.array([float(distortion[c].min()) for c in range(2)])
+    high = np.array([float(distortion[c].max()) for c in range(2)])
     mean = (low + high) / 2.0
     centre = origin + fov / 2.0 + mean
     spread = float(np.max(high - low)) / 2.0
@@ -430,39 +346,9 @@ def _apparent_atoms(
     p = (r - origin - mean) / step
     if spread > 0.0 or np.any(mean != 0.0):
         # Newton's method on F(p) = origin + p·step + D(p) − r, D bilinear between pixels.
-        active = np.arange(len(p))
-        for _ in range(_INVERSION_STEPS):
-            q = p[active]
-            d, ddx, ddy = _bilinear(distortion, q)
-            f = origin + q * step + d - r[active]
-            a, b = step + ddx[:, 0], ddy[:, 0]  # J = [[a, b], [c, e]]
-            c, e = ddx[:, 1], step + ddy[:, 1]
-            det = a * e - b * c
-            dx = (e * f[:, 0] - b * f[:, 1]) / det
-            dy = (a * f[:, 1] - c * f[:, 0]) / det
-            q = q - np.stack([dx, dy], axis=1)
-            p[active] = q
-            active = active[np.maximum(np.abs(dx), np.abs(dy)) > 1e-4]
-            if not len(active):
-                break
+        p = np.ascontiguousarray(p)
+        invert_distortion(distortion, np.asarray(origin, dtype=np.float64), float(step), np.ascontiguousarray(r), p, _INVERSION_STEPS, 1e-4)
     return near, r, p
-
-
-def _bilinear(grid: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear interpolation of ``grid`` (nx, ny, c) at pixel coordinates ``p`` (m, 2), clamped to the
-    grid, with its derivatives along axis 0 and axis 1 (per pixel)."""
-    nx, ny = grid.shape[:2]
-    q = np.clip(p, 0.0, [nx - 1.0, ny - 1.0])
-    i = np.minimum(q.astype(np.int64), [nx - 2, ny - 2])
-    t = q - i
-    tx, ty = t[:, 0:1], t[:, 1:2]
-    i0, j0 = i[:, 0], i[:, 1]
-    g00, g10, g01, g11 = grid[i0, j0], grid[i0 + 1, j0], grid[i0, j0 + 1], grid[i0 + 1, j0 + 1]
-    value = g00 * (1 - tx) * (1 - ty) + g10 * tx * (1 - ty) + g01 * (1 - tx) * ty + g11 * tx * ty
-    # Outside the grid the clamped interpolant is constant along the clamped axis.
-    d_dx = ((g10 - g00) * (1 - ty) + (g11 - g01) * ty) * ((p[:, 0:1] >= 0.0) & (p[:, 0:1] <= nx - 1.0))
-    d_dy = ((g01 - g00) * (1 - tx) + (g11 - g10) * tx) * ((p[:, 1:2] >= 0.0) & (p[:, 1:2] <= ny - 1.0))
-    return value, d_dx, d_dy
 
 
 def _render_mask(
@@ -472,9 +358,6 @@ def _render_mask(
     n = actual.shape[0]
     if len(near) == 0:
         return np.zeros((n, n), dtype=np.uint8)
-    global _MASK_KERNEL
-    if _MASK_KERNEL is None:
-        _MASK_KERNEL = _mask_kernel_factory()
     # Stencil: pixels within radius/step·1.25 + 1 of the atom's apparent pixel (local scan
     # compression by the flyback or the scale errors can bring more pixels within the radius).
     h = radius / step * 1.25 + 1.0
@@ -485,7 +368,7 @@ def _render_mask(
     centre = np.rint(p).astype(np.int64)
     inside = np.all((centre >= -k) & (centre < n + k), axis=1)
     out = np.zeros((n, n), dtype=np.uint8)
-    _MASK_KERNEL(
+    paint_mask(
         np.ascontiguousarray(actual, dtype=np.float64),
         np.ascontiguousarray(centre[inside]),
         np.ascontiguousarray(r[inside], dtype=np.float64),
@@ -545,8 +428,7 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
     dose = Dose(current=current, dwell_time=dwell, flyback_time=FLYBACK_TIME)
     noise = scaled_scan_noise(scale)
 
-    nominal, actual = _probe_positions((float(origin[0]), float(origin[1])), fov, pixels, dose, noise, slow_rng, vib_rng)
-    distortion = actual - nominal
+    actual, distortion = _probe_positions((float(origin[0]), float(origin[1])), fov, pixels, dose, noise, slow_rng, vib_rng)
     fraction = struct.measure(actual)
     counts = detector_counts(fraction, electrons, noise_rng, read_noise)
 
@@ -575,7 +457,7 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
             out[f"{prefix}virtual_adf"] = virtual_image(patterns, camera, optics.semiangle_cutoff, edge).astype(np.float32)
 
     if spec.store("distortion"):
-        out["distortion"] = np.moveaxis(distortion, -1, 0).astype(np.float32)
+        out["distortion"] = distortion
     if spec.store("atoms") or spec.store("masks"):
         margin = spec.mask_radius / step + 2.0
         near, r, p = _apparent_atoms(struct, origin, step, pixels, distortion, margin)

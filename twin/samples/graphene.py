@@ -64,7 +64,7 @@ def _lattice(extent: tuple[float, float], height: float) -> Atoms:
     origins = np.stack([ix.ravel() * a, iy.ravel() * b], axis=1)
     xy = (origins[:, None, :] + basis[None, :, :]).reshape(-1, 2)
     positions = np.column_stack([xy, np.full(len(xy), height / 2)])
-    return Atoms("C" * len(xy), positions=positions, cell=[nx * a, ny * b, height], pbc=True)
+    return Atoms(numbers=np.full(len(xy), 6), positions=positions, cell=[nx * a, ny * b, height], pbc=True)
 
 
 def _resolve_count(name: str, count: int | None, density: float | None, area_nm2: float) -> int:
@@ -207,7 +207,7 @@ def build_graphene(
     site_class = site_class[keep]
     defect_id = defect_id[keep]
     if extra_si:
-        out += Atoms("Si" * len(extra_si), positions=np.array(extra_si))
+        out += Atoms(numbers=np.full(len(extra_si), 14), positions=np.array(extra_si))
         site_class = np.concatenate([site_class, np.full(len(extra_si), _SI4, dtype=np.int16)])
         defect_id = np.concatenate([defect_id, np.array(extra_si_defect, dtype=np.int32)])
     parameters: dict[str, Any] = {"extent": tuple(float(b) for b in box), **{f"n_{k}": v for k, v in counts.items()}}

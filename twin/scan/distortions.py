@@ -300,26 +300,48 @@ class ProbePositionError:
     def _vibrations(self, t: np.ndarray) -> np.ndarray:
         """Sum of the sinusoids at times ``t``; returns shape t.shape + (2,) [Å].
 
-        A raster's times are separable, ``t[i, j] = a[i] + b[j]``; then the angle-addition formula
-        turns the evaluation into one small matrix product instead of a cosine per pixel and
-        sinusoid. Other time arrays are evaluated directly.
+        A raster's times are separable, ``t[i, j] = a[i] + b[j]``; then :meth:`raster_vibrations`
+        evaluates them with one small matrix product. Other time arrays are evaluated directly.
         """
-        vectors = self._sin_vectors  # (K, 2)
         if t.ndim == 2 and min(t.shape) > 1:
             a = t[:, 0]
             b = t[0, :] - t[0, 0]
             scale = float(np.abs(t).max())
             if float(np.abs((a[:, None] + b[None, :]) - t).max()) <= 16.0 * np.finfo(np.float64).eps * scale:
-                pa = np.multiply.outer(a, self._omega) + self._phases  # (nx, K)
-                pb = np.multiply.outer(b, self._omega)  # (ny, K)
-                ca, sa, cb, sb = np.cos(pa), np.sin(pa), np.cos(pb), np.sin(pb)
-                out = np.empty(t.shape + (2,), dtype=np.float64)
-                for axis in range(2):
-                    v = vectors[:, axis]
-                    # cos(pa + pb) = cos pa cos pb − sin pa sin pb
-                    out[..., axis] = (ca * v) @ cb.T - (sa * v) @ sb.T
-                return out
-        return np.cos(np.multiply.outer(t, self._omega) + self._phases) @ vectors
+                return self.raster_vibrations(a, b)
+        return np.cos(np.multiply.outer(t, self._omega) + self._phases) @ self._sin_vectors
+
+    def raster_vibrations(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The sinusoidal vibrations alone at the separable times ``t[i, j] = a[i] + b[j]`` [s].
+
+        The angle-addition formula turns the evaluation into one small matrix product instead of a
+        cosine per pixel and sinusoid. Unlike :meth:`displacement` this neither advances the random
+        walk nor checks the time order: it is the vibration term of ``d(t)`` only.
+
+        Parameters
+        ----------
+        a, b
+            1-D time arrays [s], e.g. the line start times and the times within a line.
+
+        Returns
+        -------
+        ndarray of shape (len(a), len(b), 2)
+            Vibration displacement [Å], float64.
+        """
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if a.ndim != 1 or b.ndim != 1:
+            raise ConfigurationError(f"`a` and `b` must be 1-D time arrays [s], got shapes {a.shape} and {b.shape}.")
+        vectors = self._sin_vectors  # (K, 2)
+        pa = np.multiply.outer(a, self._omega) + self._phases  # (nx, K)
+        pb = np.multiply.outer(b, self._omega)  # (ny, K)
+        ca, sa, cb, sb = np.cos(pa), np.sin(pa), np.cos(pb), np.sin(pb)
+        out = np.empty((a.size, b.size, 2), dtype=np.float64)
+        for axis in range(2):
+            v = vectors[:, axis]
+            # cos(pa + pb) = cos pa cos pb − sin pa sin pb
+            out[..., axis] = (ca * v) @ cb.T - (sa * v) @ sb.T
+        return out
 
     def _random_walk(self, t: np.ndarray) -> np.ndarray:
         """Advance the OU random walk through the times ``t`` (any order); returns shape t.shape + (2,).

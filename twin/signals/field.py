@@ -43,6 +43,13 @@ class PeriodicField:
         object.__setattr__(self, "_coefficients", coeffs)
 
     @property
+    def coefficients(self) -> np.ndarray:
+        """Periodic cubic B-spline coefficients of :attr:`array` (read-only, same shape)."""
+        view = self._coefficients.view()
+        view.setflags(write=False)
+        return view
+
+    @property
     def extent(self) -> tuple[float, float]:
         """Cell size (x, y) [Å]."""
         return (self.array.shape[0] * self.sampling[0], self.array.shape[1] * self.sampling[1])
