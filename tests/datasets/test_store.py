@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -164,6 +165,16 @@ def test_refusals_touch_nothing(reference: Path, spec, tmp_path: Path) -> None:
     with pytest.raises(DatasetSpecError, match=r"another spec .*instrument\.pixels: store 16, now 24"):
         generate(tiny_spec(pixels=24), N, reference, seed=SEED, resume=True, workers=0)
     assert listing(reference) == before
+    # A store begun by another synthesis version (older stemtwin) is not finished with this one.
+    older = tmp_path / "older.zarr"
+    shutil.copytree(reference, older)
+    manifest = json.loads((older / st.MANIFEST).read_text())
+    del manifest["synthesis_version"]
+    (older / st.MANIFEST).write_text(json.dumps(manifest))
+    kept = listing(older)
+    with pytest.raises(DatasetSpecError, match="written by synthesis version 1; this stemtwin synthesizes version"):
+        generate(spec, N, older, seed=SEED, resume=True, workers=0)
+    assert listing(older) == kept
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     (stranger / "notes.txt").write_text("mine")

@@ -187,6 +187,7 @@ def test_probe_positions_are_the_scan_path_with_its_error(dwell: float, walk: bo
 
     from stemtwin.twin.dose import Dose
     from stemtwin.twin.scan import ProbePositionError, scan_path
+    from stemtwin.twin.datasets.layout import DISTORTION_QUANTUM
     from stemtwin.twin.datasets.synth import _probe_positions
 
     noise = scaled_scan_noise(1.5)
@@ -203,4 +204,7 @@ def test_probe_positions_are_the_scan_path_with_its_error(dwell: float, walk: bo
     assert np.abs(want - path.nominal).max() > 1.0  # Å: a real distortion
     np.testing.assert_allclose(actual, want, rtol=0, atol=1e-9)
     assert distortion.dtype == np.float32 and distortion.shape == (2, pixels, pixels)
-    np.testing.assert_allclose(np.moveaxis(distortion, 0, -1), actual - path.nominal, rtol=1e-6, atol=1e-6)
+    # The label: actual − nominal in whole steps of DISTORTION_QUANTUM (exact in float32).
+    steps = distortion.astype(np.float64) / DISTORTION_QUANTUM
+    assert np.array_equal(steps, np.rint(steps))
+    np.testing.assert_allclose(np.moveaxis(distortion, 0, -1), actual - path.nominal, rtol=0, atol=DISTORTION_QUANTUM / 2 + 1e-9)

@@ -102,6 +102,14 @@ def _check_same(out: Path, manifest: Mapping[str, Any], spec: Any, n: int, seed:
             f"this spec {spec.fingerprint()[:12]}…)" + (f"; it differs in {listing}{more}" if diffs else "")
             + ". Resume with the store's spec, or write a new store."
         )
+    from .synth import SYNTHESIS_VERSION
+
+    written_by = manifest.get("synthesis_version", 1)  # stores from before the field: version 1
+    if written_by != SYNTHESIS_VERSION:
+        raise DatasetSpecError(
+            f"{where} was written by synthesis version {written_by!r}; this stemtwin synthesizes version "
+            f"{SYNTHESIS_VERSION}, whose chunks differ. Finish the store with the stemtwin that began it, or write a new store."
+        )
     if manifest["n"] != n:
         raise DatasetSpecError(f"{where} holds --n {manifest['n']} samples; this run asks for --n {n}. Resume with --n {manifest['n']}.")
     if manifest["seed"] != seed:

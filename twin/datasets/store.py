@@ -8,6 +8,7 @@ A store is a folder (``STORE.zarr``)::
         image/c/<k>/0/0                 shape (n, *per-sample shape), chunks (B, *per-sample shape),
         <label>/...                     dimension_names ("sample", *dims), attributes from the layout
         manifest.json               spec, fingerprint, seed, n, chunking, versions, per-chunk status
+                                    (and the synthesis version, which --resume must match)
         .stemtwin/chunks/<k>.json   completion marker of chunk k (written last, atomically)
 
 Chunk ``k`` holds samples ``[k·B, min((k+1)·B, n))`` of every array, B = ``spec.samples_per_chunk``,
@@ -39,6 +40,7 @@ import shutil
 import socket
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,12 +157,15 @@ def _array_entry(name: str, aspec: Any, n: int, per_chunk: int) -> dict[str, Any
 
 def new_manifest(spec: Any, n: int, seed: int) -> dict[str, Any]:
     """The manifest of a store about to be created (every chunk "missing")."""
+    from .synth import SYNTHESIS_VERSION
+
     per_chunk = int(spec.samples_per_chunk)
     n_chunks = chunk_count(n, per_chunk)
     layout = _layout(spec)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "synthesis_version": SYNTHESIS_VERSION,
         "spec": spec.to_dict(),
         "spec_fingerprint": spec.fingerprint(),
         "seed": seed,
@@ -310,8 +315,6 @@ def write_chunk(
     atomically, so a crash at any point leaves either a complete chunk with its marker or no marker.
     ``before_marker`` (tests) is called between the two, e.g. to kill the process there.
     """
-    import zarr
-
     from .synth import generate_chunk
 
     t0 = time.perf_counter()
@@ -325,11 +328,7 @@ def write_chunk(
     if missing or extra:
         raise StoreError(f"chunk {k}: generate_chunk returned arrays {sorted(data)}; the layout has {sorted(layout)}.")
     sums: dict[str, str] = {}
-    # Store every chunk, even one equal to the fill value (write_empty_chunks is a run-time setting,
-    # not part of the array's metadata), so a chunk's file exists exactly when it was written.
-    with zarr.config.set({"array.write_empty_chunks": True}):
-        group = zarr.open_group(str(out), mode="r+", zarr_format=3)
-        _write_regions(group, layout, data, k, start, stop, sums)
+    _write_regions(_writable_arrays(out, layout), layout, data, k, start, stop, sums)
     if before_marker is not None:
         before_marker()
     marker = {
@@ -351,8 +350,37 @@ def write_chunk(
     return marker
 
 
+#: Arrays of recently written stores, opened for writing, per process: key (store path, inode and
+#: modification time of its zarr.json), so a store deleted and made again is opened again.
+_OPENED: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
+_OPENED_SIZE = 4
+
+
+def _writable_arrays(out: Path, layout: Mapping[str, Any]) -> dict[str, Any]:
+    """The store's arrays opened for writing (opening one reads and parses its metadata, ~0.5 ms).
+
+    Every chunk is stored, even one equal to the fill value, so that a chunk's file exists exactly
+    when it was written: ``write_empty_chunks`` is a run-time setting that an array takes when it is
+    opened, not part of its metadata.
+    """
+    import zarr
+
+    info = (out / "zarr.json").stat()
+    key = (str(out.resolve()), info.st_ino, info.st_mtime_ns)
+    arrays = _OPENED.get(key)
+    if arrays is None or set(arrays) != set(layout):
+        with zarr.config.set({"array.write_empty_chunks": True}):
+            group = zarr.open_group(str(out), mode="r+", zarr_format=3)
+            arrays = {name: group[name] for name in layout}
+        _OPENED[key] = arrays
+        while len(_OPENED) > _OPENED_SIZE:
+            _OPENED.popitem(last=False)
+    _OPENED.move_to_end(key)
+    return arrays
+
+
 def _write_regions(
-    group: Any, layout: Mapping[str, Any], data: Mapping[str, Any], k: int, start: int, stop: int, sums: dict[str, str]
+    arrays: Mapping[str, Any], layout: Mapping[str, Any], data: Mapping[str, Any], k: int, start: int, stop: int, sums: dict[str, str]
 ) -> None:
     for name, aspec in layout.items():
         arr = np.asarray(data[name])
@@ -364,7 +392,7 @@ def _write_regions(
             if not np.can_cast(arr.dtype, dtype, casting="same_kind"):
                 raise StoreError(f"chunk {k}: array {name!r} has dtype {arr.dtype}; the layout wants {dtype}.")
             arr = arr.astype(dtype)
-        group[name][start:stop] = arr
+        arrays[name][start:stop] = arr
         sums[name] = checksum(arr)
 
 

@@ -34,10 +34,15 @@ Each frame starts at instrument time 0 (an independent acquisition).
 Labels
 ------
 ``noise_free``: expected counts (electrons per position × collected fraction) at the real probe
-positions. ``distortion``: actual − nominal probe position [Å]. Atom table: every atom whose
+positions. ``distortion``: actual − nominal probe position [Å], rounded to multiples of
+``DISTORTION_QUANTUM`` (2⁻¹⁴ Å). Atom table: every atom whose
 *apparent* position — the scan pixel coordinates ``p`` where the real probe lands on the atom,
 ``origin + p·step + d(p) = r_atom``, solved by Newton's method on the distortion field — lies
 inside the frame (``-0.5 <= p < pixels - 0.5`` on both axes), in the atoms' order in the structure.
+Line-to-line jitter larger than a pixel folds the scan (the high vibration frequencies alias along
+the slow axis, ~0.1–0.2 Å between lines for the typical distortions): some atoms are then passed
+over by no line. Such an atom takes the point where the probe comes nearest, and is listed only if
+that is within ``mask_radius``.
 ``mask``: for each pixel, site class + 1 of the nearest atom whose projected position lies within
 ``mask_radius`` (0.7 Å by default, half a C–C bond, so graphene disks do not touch) of the real
 probe position; 0 elsewhere. Both use the distances in Å at the real probe positions, so they line
@@ -71,7 +76,7 @@ from ..signals.field import PeriodicField
 from ..signals.imaging import get_diffraction_engine, get_imaging_engine
 from ..spectrometer import Spectrometer
 from .kernels import SPLINE_PAD, bspline_at, compose_positions, invert_distortion, paint_mask
-from .layout import array_layout
+from .layout import DISTORTION_QUANTUM, array_layout
 from .spec import DatasetSpec
 
 __all__ = [
@@ -82,6 +87,7 @@ __all__ = [
     "structure_seed",
     "frame_seed",
     "SLOW_SAMPLE_TIME",
+    "SYNTHESIS_VERSION",
     "STRUCTURE_CACHE_SIZE",
 ]
 
@@ -91,8 +97,11 @@ SLOW_SAMPLE_TIME = 256e-6
 STRUCTURE_CACHE_SIZE = 4
 #: Flyback time of the scan [s] (the twin's default, PHYSICS.md).
 FLYBACK_TIME = 60e-6
+#: Version of the synthesis: changes whenever the same (spec, seed, index) gives other bytes, so that
+#: ``--resume`` never mixes chunks of two versions in one store (recorded in the manifest).
+SYNTHESIS_VERSION = 2
 #: Largest number of Newton steps that invert the distortion field for the atom table.
-_INVERSION_STEPS = 8
+_INVERSION_STEPS = 20
 
 _STREAM_STRUCTURE = 0
 _STREAM_FRAME = 1
@@ -286,7 +295,8 @@ def _probe_positions(
     actual : ndarray of shape (pixels, pixels, 2)
         Probe positions [Å], float64.
     distortion : ndarray of shape (2, pixels, pixels)
-        actual − nominal [Å], float32 (the stored label's layout).
+        actual − nominal [Å] to the nearest multiple of ``DISTORTION_QUANTUM``, float32 (the stored
+        label's layout).
     """
     step = fov / pixels
     rel = np.arange(pixels, dtype=np.float64) * step
@@ -296,7 +306,7 @@ def _probe_positions(
     no_rows = np.zeros(pixels, dtype=np.int64)
     if noise.is_zero:
         compose_positions(np.asarray(origin, dtype=np.float64), rel, rel, 0.0, 0.0, 0.0, np.zeros(pixels), empty_slow, no_rows,
-                          np.zeros(pixels), empty_slow, actual, distortion)  # fmt: skip
+                          np.zeros(pixels), empty_slow, DISTORTION_QUANTUM, actual, distortion)  # fmt: skip
         return actual, distortion
     sx, sy = noise.scale_error
     shear = math.tan(math.radians(noise.shear))
@@ -323,15 +333,17 @@ def _probe_positions(
     if vib_noise.has_time_dependence:
         vib = ProbePositionError(vib_noise, vib_rng).raster_vibrations(in_line, line_start)
     compose_positions(np.asarray(origin, dtype=np.float64), rel, rel, float(sx), float(sy), shear, kick, slow, rows, weights, vib,
-                      actual, distortion)  # fmt: skip
+                      DISTORTION_QUANTUM, actual, distortion)  # fmt: skip
     return actual, distortion
 
 
 # -- labels --------------------------------------------------------------------------------------------
 def _apparent_atoms(
     struct: _Structure, origin: np.ndarray, step: float, pixels: int, distortion: np.ndarray, margin_px: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Atoms near the frame: (indices, unwrapped positions [Å], apparent pixel coordinates)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Atoms near the frame: indices, unwrapped positions [Å], apparent pixel coordinates, and the
+    distance [Å] by which the probe misses the atom there (0 unless line jitter folds the scan;
+    :func:`.kernels.invert_distortion`)."""
     fov = step * pixels
     low = np.array([float(distortion[c].min()) for c in range(2)])
     high = np.array([float(distortion[c].max()) for c in range(2)])
@@ -343,12 +355,16 @@ def _apparent_atoms(
     rel = np.mod(struct.xy - centre + box / 2.0, box) - box / 2.0
     near = np.flatnonzero(np.all(np.abs(rel) <= half, axis=1))
     r = centre + rel[near]
-    p = (r - origin - mean) / step
+    p = np.ascontiguousarray((r - origin - mean) / step)
+    miss = np.zeros(len(near))
     if spread > 0.0 or np.any(mean != 0.0):
         # Newton's method on F(p) = origin + p·step + D(p) − r, D bilinear between pixels.
-        p = np.ascontiguousarray(p)
-        invert_distortion(distortion, np.asarray(origin, dtype=np.float64), float(step), np.ascontiguousarray(r), p, _INVERSION_STEPS, 1e-4)
-    return near, r, p
+        # Any solution lies within spread/step pixels of the starting guess (per axis).
+        window = int(math.ceil(spread / step)) + 2
+        invert_distortion(
+            distortion, np.asarray(origin, dtype=np.float64), float(step), np.ascontiguousarray(r), p, miss, window, _INVERSION_STEPS, 1e-4
+        )
+    return near, r, p, miss
 
 
 def _render_mask(
@@ -460,11 +476,11 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
         out["distortion"] = distortion
     if spec.store("atoms") or spec.store("masks"):
         margin = spec.mask_radius / step + 2.0
-        near, r, p = _apparent_atoms(struct, origin, step, pixels, distortion, margin)
+        near, r, p, miss = _apparent_atoms(struct, origin, step, pixels, distortion, margin)
         if spec.store("masks"):
             out["mask"] = _render_mask(struct, near, r, p, actual, step, spec.mask_radius)
         if spec.store("atoms"):
-            inside = np.all((p >= -0.5) & (p < pixels - 0.5), axis=1)
+            inside = np.all((p >= -0.5) & (p < pixels - 0.5), axis=1) & (miss <= spec.mask_radius)
             rows = near[inside]
             limit = layout["atom_xy"].shape[0]
             if len(rows) > limit:

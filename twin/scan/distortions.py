@@ -332,16 +332,13 @@ class ProbePositionError:
         b = np.asarray(b, dtype=np.float64)
         if a.ndim != 1 or b.ndim != 1:
             raise ConfigurationError(f"`a` and `b` must be 1-D time arrays [s], got shapes {a.shape} and {b.shape}.")
-        vectors = self._sin_vectors  # (K, 2)
         pa = np.multiply.outer(a, self._omega) + self._phases  # (nx, K)
         pb = np.multiply.outer(b, self._omega)  # (ny, K)
-        ca, sa, cb, sb = np.cos(pa), np.sin(pa), np.cos(pb), np.sin(pb)
-        out = np.empty((a.size, b.size, 2), dtype=np.float64)
-        for axis in range(2):
-            v = vectors[:, axis]
-            # cos(pa + pb) = cos pa cos pb − sin pa sin pb
-            out[..., axis] = (ca * v) @ cb.T - (sa * v) @ sb.T
-        return out
+        # cos(pa + pb) = cos pa cos pb − sin pa sin pb: one product over the 2K terms per component
+        right = np.concatenate([np.cos(pb), -np.sin(pb)], axis=1).T  # (2K, ny)
+        ca, sa = np.cos(pa), np.sin(pa)
+        parts = [np.concatenate([ca * v, sa * v], axis=1) @ right for v in self._sin_vectors.T]
+        return np.stack(parts, axis=-1)
 
     def _random_walk(self, t: np.ndarray) -> np.ndarray:
         """Advance the OU random walk through the times ``t`` (any order); returns shape t.shape + (2,).
