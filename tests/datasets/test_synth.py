@@ -177,8 +177,8 @@ def test_too_many_atoms_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
         generate_sample(spec, 1, 0)
 
 
-@pytest.mark.parametrize(("dwell", "walk"), [(300e-6, True), (4e-6, False)])
-def test_probe_positions_are_the_scan_path_with_its_error(dwell: float, walk: bool) -> None:
+@pytest.mark.parametrize(("dwell", "walk", "scaled"), [(300e-6, True, False), (300e-6, True, True), (4e-6, False, False)])
+def test_probe_positions_are_the_scan_path_with_its_error(dwell: float, walk: bool, scaled: bool) -> None:
     # The fused composition equals scan_path (calibration, shear, flyback) plus the slow error and
     # the vibrations of ProbePositionError at every pixel time, to rounding. With a dwell below
     # SLOW_SAMPLE_TIME the slow error is sampled on coarse rows (so its random walk is another
@@ -195,7 +195,10 @@ def test_probe_positions_are_the_scan_path_with_its_error(dwell: float, walk: bo
         noise = dataclasses.replace(noise, random_walk_amplitude=0.0)
     dose = Dose(current=20.0, dwell_time=dwell, flyback_time=60e-6)
     origin, fov, pixels = (3.0, -2.0), 20.0, 64
-    actual, distortion = _probe_positions(origin, fov, pixels, dose, noise, np.random.default_rng(1), np.random.default_rng(2))
+    if scaled:  # the typical distortions times 1.5, scaled after evaluation
+        actual, distortion = _probe_positions(origin, fov, pixels, dose, ScanNoise.typical(), np.random.default_rng(1), np.random.default_rng(2), 1.5)
+    else:
+        actual, distortion = _probe_positions(origin, fov, pixels, dose, noise, np.random.default_rng(1), np.random.default_rng(2))
     path = scan_path(origin, (fov, fov), (pixels, pixels), dose, None, noise)
     slow = ScanNoise(drift=noise.drift, random_walk_amplitude=noise.random_walk_amplitude, random_walk_frequency=noise.random_walk_frequency)
     vib = ScanNoise(sinusoid_frequencies=noise.sinusoid_frequencies, sinusoid_amplitudes=noise.sinusoid_amplitudes)

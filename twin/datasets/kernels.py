@@ -82,14 +82,14 @@ def bspline_at(coeffs, positions, extent, step, out):  # type: ignore[no-untyped
 
 @numba.njit(**_JIT)
 def compose_positions(  # type: ignore[no-untyped-def]  # noqa: ANN201
-    origin, rel_x, rel_y, scale_x, scale_y, shear, kick, slow, slow_row, slow_weight, vib, quantum, actual, distortion  # noqa: ANN001
+    origin, rel_x, rel_y, scale_x, scale_y, shear, kick, slow, slow_row, slow_weight, vib, gain, quantum, actual, distortion  # noqa: ANN001
 ):
     """Actual probe positions and their distortion for a raster frame (x fast).
 
     For pixel (i, j), with nominal position ``origin + (rel_x[i], rel_y[j])`` [Å]::
 
-        actual_x = x0 + rel_x[i]·(1 + scale_x) + rel_y[j]·shear + kick[i] + s_x + v_x
-        actual_y = y0 + rel_y[j]·(1 + scale_y) + s_y + v_y
+        actual_x = x0 + rel_x[i]·(1 + scale_x) + rel_y[j]·shear + kick[i] + gain·(s_x + v_x)
+        actual_y = y0 + rel_y[j]·(1 + scale_y) + gain·(s_y + v_y)
 
     as :func:`~stemtwin.twin.scan.scan_path` composes them, where ``s`` is the slow error
     interpolated linearly between the coarse rows ``slow[slow_row[i]]`` and ``slow[slow_row[i] + 1]``
@@ -111,12 +111,16 @@ def compose_positions(  # type: ignore[no-untyped-def]  # noqa: ANN201
         for j in range(ny):
             ax = x0 + bx + rel_y[j] * shear
             ay = y0 + rel_y[j] * (1.0 + scale_y)
+            ex = 0.0
+            ey = 0.0
             if has_slow:
-                ax += slow[k, j, 0] * (1.0 - w) + slow[k + 1, j, 0] * w
-                ay += slow[k, j, 1] * (1.0 - w) + slow[k + 1, j, 1] * w
+                ex += slow[k, j, 0] * (1.0 - w) + slow[k + 1, j, 0] * w
+                ey += slow[k, j, 1] * (1.0 - w) + slow[k + 1, j, 1] * w
             if has_vib:
-                ax += vib[i, j, 0]
-                ay += vib[i, j, 1]
+                ex += vib[i, j, 0]
+                ey += vib[i, j, 1]
+            ax += gain * ex
+            ay += gain * ey
             actual[i, j, 0] = ax
             actual[i, j, 1] = ay
             dx = ax - (x0 + rel_x[i])

@@ -52,6 +52,7 @@ unit cell (of the ferroelectric's cell grid) under the real probe position [C/m�
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -102,6 +103,9 @@ FLYBACK_TIME = 60e-6
 SYNTHESIS_VERSION = 2
 #: Largest number of Newton steps that invert the distortion field for the atom table.
 _INVERSION_STEPS = 20
+
+#: The distortions that ``[instrument].distortion`` multiplies.
+_TYPICAL_NOISE = ScanNoise.typical()
 
 _STREAM_STRUCTURE = 0
 _STREAM_FRAME = 1
@@ -280,15 +284,34 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float], log: bool = 
     return math.exp(u) if log else u
 
 
+@functools.lru_cache(maxsize=8)
+def _split_noise(noise: ScanNoise) -> tuple[ScanNoise, ScanNoise]:
+    """The slow part (drift, random walk) and the vibrations of ``noise``, as two ScanNoise."""
+    slow = ScanNoise(drift=noise.drift, random_walk_amplitude=noise.random_walk_amplitude, random_walk_frequency=noise.random_walk_frequency)
+    vib = ScanNoise(sinusoid_frequencies=noise.sinusoid_frequencies, sinusoid_amplitudes=noise.sinusoid_amplitudes)
+    return slow, vib
+
+
 def _probe_positions(
-    origin: tuple[float, float], fov: float, pixels: int, dose: Dose, noise: ScanNoise, slow_rng: np.random.Generator, vib_rng: np.random.Generator
+    origin: tuple[float, float],
+    fov: float,
+    pixels: int,
+    dose: Dose,
+    noise: ScanNoise,
+    slow_rng: np.random.Generator,
+    vib_rng: np.random.Generator,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Actual probe positions and their distortion (actual − nominal) of one frame starting at t = 0.
 
-    The positions of :func:`~stemtwin.twin.scan.scan_path` with the error ``d(t)`` of ``noise``
-    (``tests/datasets/test_synth.py`` compares them), composed from separable parts in one pass
-    (:func:`.kernels.compose_positions`): the slow error on every ``SLOW_SAMPLE_TIME``-th pixel of a
-    line, interpolated in between, and the vibrations by :meth:`ProbePositionError.raster_vibrations`.
+    The positions of :func:`~stemtwin.twin.scan.scan_path` with the error ``d(t)`` of
+    ``scaled(noise, scale)`` (every amplitude times ``scale``, as :func:`scaled_scan_noise`;
+    ``tests/datasets/test_synth.py`` compares them). Every distortion is linear in its amplitude
+    for the same draws, so the parts of ``noise`` are evaluated and then scaled, and ``noise``
+    itself (typically ``ScanNoise.typical()``) is built once. They are composed from separable
+    parts in one pass (:func:`.kernels.compose_positions`): the slow error on every
+    ``SLOW_SAMPLE_TIME``-th pixel of a line, interpolated in between, and the vibrations by
+    :meth:`ProbePositionError.raster_vibrations`.
 
     Returns
     -------
@@ -302,24 +325,20 @@ def _probe_positions(
     rel = np.arange(pixels, dtype=np.float64) * step
     actual = np.empty((pixels, pixels, 2), dtype=np.float64)
     distortion = np.empty((2, pixels, pixels), dtype=np.float32)
-    empty_slow = np.zeros((0, pixels, 2))
-    no_rows = np.zeros(pixels, dtype=np.int64)
-    if noise.is_zero:
-        compose_positions(np.asarray(origin, dtype=np.float64), rel, rel, 0.0, 0.0, 0.0, np.zeros(pixels), empty_slow, no_rows,
-                          np.zeros(pixels), empty_slow, DISTORTION_QUANTUM, actual, distortion)  # fmt: skip
+    empty = np.zeros((0, pixels, 2))
+    rows, weights, kick = np.zeros(pixels, dtype=np.int64), np.zeros(pixels), np.zeros(pixels)
+    o = np.asarray(origin, dtype=np.float64)
+    if noise.is_zero or scale == 0.0:
+        compose_positions(o, rel, rel, 0.0, 0.0, 0.0, kick, empty, rows, weights, empty, 1.0, DISTORTION_QUANTUM, actual, distortion)
         return actual, distortion
     sx, sy = noise.scale_error
-    shear = math.tan(math.radians(noise.shear))
+    shear = math.tan(math.radians(noise.shear * scale))
     in_line = np.arange(pixels, dtype=np.float64) * dose.dwell_time  # t(i, j) = in_line[i] + line_start[j]
-    kick = np.zeros(pixels)
     if noise.flyback_amplitude != 0.0:
-        kick = noise.flyback_amplitude * step * np.exp(-in_line / noise.flyback_time_constant)
+        kick = (noise.flyback_amplitude * scale) * step * np.exp(-in_line / noise.flyback_time_constant)
     line_start = np.arange(pixels, dtype=np.float64) * line_time(pixels, dose)
-    slow_noise = ScanNoise(
-        drift=noise.drift, random_walk_amplitude=noise.random_walk_amplitude, random_walk_frequency=noise.random_walk_frequency
-    )
-    vib_noise = ScanNoise(sinusoid_frequencies=noise.sinusoid_frequencies, sinusoid_amplitudes=noise.sinusoid_amplitudes)
-    slow, rows, weights = empty_slow, no_rows, np.zeros(pixels)
+    slow_noise, vib_noise = _split_noise(noise)
+    slow = vib = empty
     if slow_noise.has_time_dependence:
         every = max(1, int(SLOW_SAMPLE_TIME // dose.dwell_time))
         coarse = np.arange(0, pixels, every)
@@ -329,10 +348,9 @@ def _probe_positions(
         rows = np.clip(np.searchsorted(coarse, i, side="right") - 1, 0, len(coarse) - 2)
         weights = (i - coarse[rows]) / (coarse[rows + 1] - coarse[rows])
         slow = ProbePositionError(slow_noise, slow_rng).displacement(in_line[coarse, None] + line_start[None, :])
-    vib = empty_slow
     if vib_noise.has_time_dependence:
         vib = ProbePositionError(vib_noise, vib_rng).raster_vibrations(in_line, line_start)
-    compose_positions(np.asarray(origin, dtype=np.float64), rel, rel, float(sx), float(sy), shear, kick, slow, rows, weights, vib,
+    compose_positions(o, rel, rel, float(sx * scale), float(sy * scale), shear, kick, slow, rows, weights, vib, float(scale),
                       DISTORTION_QUANTUM, actual, distortion)  # fmt: skip
     return actual, distortion
 
@@ -367,6 +385,19 @@ def _apparent_atoms(
     return near, r, p, miss
 
 
+@functools.lru_cache(maxsize=8)
+def _mask_stencil(radius: float, step: float) -> np.ndarray:
+    """Pixel offsets (m, 2) within radius/step·1.25 + 1 of an atom's apparent pixel (local scan
+    compression by the flyback or the scale errors can bring more pixels within the radius)."""
+    h = radius / step * 1.25 + 1.0
+    k = int(math.ceil(h))
+    ox, oy = np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij")
+    keep = ox**2 + oy**2 <= h * h
+    offsets = np.ascontiguousarray(np.stack([ox[keep], oy[keep]], axis=1), dtype=np.int64)
+    offsets.setflags(write=False)
+    return offsets
+
+
 def _render_mask(
     struct: _Structure, near: np.ndarray, r: np.ndarray, p: np.ndarray, actual: np.ndarray, step: float, radius: float
 ) -> np.ndarray:
@@ -374,13 +405,8 @@ def _render_mask(
     n = actual.shape[0]
     if len(near) == 0:
         return np.zeros((n, n), dtype=np.uint8)
-    # Stencil: pixels within radius/step·1.25 + 1 of the atom's apparent pixel (local scan
-    # compression by the flyback or the scale errors can bring more pixels within the radius).
-    h = radius / step * 1.25 + 1.0
-    k = int(math.ceil(h))
-    ox, oy = np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij")
-    keep = ox**2 + oy**2 <= h * h
-    offsets = np.ascontiguousarray(np.stack([ox[keep], oy[keep]], axis=1), dtype=np.int64)
+    offsets = _mask_stencil(radius, step)
+    k = int(np.abs(offsets).max())
     centre = np.rint(p).astype(np.int64)
     inside = np.all((centre >= -k) & (centre < n + k), axis=1)
     out = np.zeros((n, n), dtype=np.uint8)
@@ -442,9 +468,12 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
     electrons = dose_per_area * step * step
     current = electrons * _c.e / dwell * 1e12
     dose = Dose(current=current, dwell_time=dwell, flyback_time=FLYBACK_TIME)
-    noise = scaled_scan_noise(scale)
+    if not scale >= 0.0 or not math.isfinite(scale):
+        raise ConfigurationError(f"`distortion` scale must be a finite number >= 0, got {scale!r}.")
 
-    actual, distortion = _probe_positions((float(origin[0]), float(origin[1])), fov, pixels, dose, noise, slow_rng, vib_rng)
+    actual, distortion = _probe_positions(
+        (float(origin[0]), float(origin[1])), fov, pixels, dose, _TYPICAL_NOISE, slow_rng, vib_rng, scale
+    )
     fraction = struct.measure(actual)
     counts = detector_counts(fraction, electrons, noise_rng, read_noise)
 
