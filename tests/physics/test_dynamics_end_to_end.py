@@ -1,7 +1,6 @@
 """Beam dynamics seen through the microscope: later observations show the changed sample."""
 
 import numpy as np
-import pytest
 
 from stemtwin.twin import Dose, Microscope, Optics, ScanNoise
 from stemtwin.twin.samples import build_ferroelectric
