@@ -79,7 +79,7 @@ def run_generate(args: argparse.Namespace) -> int:
     resumed = f", {manifest['n_chunks'] - computed} already done" if args.resume else ""
     print(
         f"wrote {out}: {manifest['n']} samples of {spec.name!r} in {manifest['n_chunks']} chunks of {per_chunk} "
-        f"({computed} computed now{resumed}); {elapsed:.1f} s, {rate:.1f} samples/s"
+        f"({computed} computed now{resumed}); {elapsed:.1f} s, {rate:.3g} samples/s"
     )
     return 0
 

@@ -218,7 +218,7 @@ class _Progress:
             elapsed = now - self.t0
             print(
                 f"generate: {self.chunks}/{self.todo_chunks} chunks, {self.done}/{self.total} samples, "
-                f"{elapsed:.1f} s ({self.run_samples / max(elapsed, 1e-9):.1f} samples/s)",
+                f"{elapsed:.1f} s ({self.run_samples / max(elapsed, 1e-9):.3g} samples/s)",
                 file=sys.stderr,
                 flush=True,
             )
