@@ -15,7 +15,7 @@ Chunk ``k`` holds samples ``[k·B, min((k+1)·B, n))`` of every array, B = ``spe
 and is a pure function of (spec, seed, k, n) (:func:`~stemtwin.twin.datasets.synth.generate_chunk`),
 so a chunk recomputed anywhere is byte-identical. The marker of chunk ``k`` is the single source of
 truth that the chunk is complete: :func:`write_chunk` writes every array region of the chunk first
-(zarr writes each chunk file atomically), and only then the marker, atomically (temporary file and
+(each chunk file whole, :mod:`.chunk_files`), and only then the marker, atomically (temporary file and
 ``os.replace``). A process killed mid-chunk leaves no marker, so the chunk is recomputed later and
 overwritten whole. ``manifest.json`` is a summary refreshed from the markers by the coordinator;
 when it lags behind (the coordinator itself was killed), the markers win.
@@ -49,6 +49,7 @@ import numpy as np
 
 from ..errors import ConfigurationError
 from ..files import atomic_write_bytes, staging_folder
+from .chunk_files import chunk_writer
 
 __all__ = [
     "FORMAT",
@@ -352,12 +353,13 @@ def write_chunk(
 
 #: Arrays of recently written stores, opened for writing, per process: key (store path, inode and
 #: modification time of its zarr.json), so a store deleted and made again is opened again.
-_OPENED: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
+_OPENED: OrderedDict[tuple[str, int, int], dict[str, Callable[[int, int, np.ndarray], None]]] = OrderedDict()
 _OPENED_SIZE = 4
 
 
-def _writable_arrays(out: Path, layout: Mapping[str, Any]) -> dict[str, Any]:
-    """The store's arrays opened for writing (opening one reads and parses its metadata, ~0.5 ms).
+def _writable_arrays(out: Path, layout: Mapping[str, Any]) -> dict[str, Callable[[int, int, np.ndarray], None]]:
+    """Writers of the store's arrays (:func:`.chunk_files.chunk_writer`; opening an array reads and
+    parses its metadata, ~0.5 ms).
 
     Every chunk is stored, even one equal to the fill value, so that a chunk's file exists exactly
     when it was written: ``write_empty_chunks`` is a run-time setting that an array takes when it is
@@ -371,7 +373,7 @@ def _writable_arrays(out: Path, layout: Mapping[str, Any]) -> dict[str, Any]:
     if arrays is None or set(arrays) != set(layout):
         with zarr.config.set({"array.write_empty_chunks": True}):
             group = zarr.open_group(str(out), mode="r+", zarr_format=3)
-            arrays = {name: group[name] for name in layout}
+            arrays = {name: chunk_writer(group[name], out / name) for name in layout}
         _OPENED[key] = arrays
         while len(_OPENED) > _OPENED_SIZE:
             _OPENED.popitem(last=False)
@@ -380,7 +382,7 @@ def _writable_arrays(out: Path, layout: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_regions(
-    arrays: Mapping[str, Any], layout: Mapping[str, Any], data: Mapping[str, Any], k: int, start: int, stop: int, sums: dict[str, str]
+    writers: Mapping[str, Callable[[int, int, np.ndarray], None]], layout: Mapping[str, Any], data: Mapping[str, Any], k: int, start: int, stop: int, sums: dict[str, str]
 ) -> None:
     for name, aspec in layout.items():
         arr = np.asarray(data[name])
@@ -392,7 +394,8 @@ def _write_regions(
             if not np.can_cast(arr.dtype, dtype, casting="same_kind"):
                 raise StoreError(f"chunk {k}: array {name!r} has dtype {arr.dtype}; the layout wants {dtype}.")
             arr = arr.astype(dtype)
-        arrays[name][start:stop] = arr
+        arr = np.ascontiguousarray(arr)
+        writers[name](start, stop, arr)
         sums[name] = checksum(arr)
 
 
