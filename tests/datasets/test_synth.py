@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stemtwin.twin.datasets import array_layout, generate_chunk, generate_sample, parse_spec
-from stemtwin.twin.datasets.synth import _spline_measure, scaled_scan_noise
+from stemtwin.twin.datasets.synth import _fill_sample, _spline_measure, scaled_scan_noise
 from stemtwin.twin.detectors import HAADFDetector
 from stemtwin.twin.errors import ConfigurationError
 from stemtwin.twin.optics import Optics
@@ -74,6 +74,23 @@ def test_layout_matches_generated_arrays(kind: str) -> None:
         assert np.all(np.isfinite(sample["atom_xy"][:n])) and np.all(np.isnan(sample["atom_xy"][n:]))
         assert np.all(sample["atom_class"][n:] == -1) and np.all(sample["atom_class"][:n] >= 0)
         assert np.all(sample["atom_z"][:n] > 0) and np.all(sample["atom_z"][n:] == 0)
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_every_element_is_written(kind: str) -> None:
+    # Samples are written into preallocated (uninitialised) rows of a chunk: whatever those held
+    # before, the sample's bytes are the same.
+    spec = SPECS[kind]
+    results = []
+    for byte in (0x00, 0xFF, 0x5A):
+        out = {}
+        for name, a in array_layout(spec).items():
+            raw = np.full(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize, byte, dtype=np.uint8)
+            out[name] = raw.view(a.dtype).reshape(a.shape)
+        _fill_sample(spec, 5, 2, out)
+        results.append({name: arr.tobytes() for name, arr in out.items()})
+    assert results[0] == results[1] == results[2]
+    assert results[0] == {name: arr.tobytes() for name, arr in generate_sample(spec, 5, 2).items()}
 
 
 def test_determinism_and_chunks_are_stacks() -> None:

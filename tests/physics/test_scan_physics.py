@@ -154,6 +154,10 @@ def test_counts_are_numpys_poisson_then_normal_draws(read_noise: float) -> None:
         want += rng.normal(0.0, read_noise, size=lam.shape)
     got = detector_counts(lam, 1.0, rng=17, read_noise=read_noise)
     assert got.dtype == np.float32 and got.tobytes() == want.astype(np.float32).tobytes()
+    stack = np.full((3, *lam.shape), -7.0, dtype=np.float32)  # into a row of a preallocated stack
+    into = detector_counts(lam, 1.0, rng=17, read_noise=read_noise, out=stack[1])
+    assert np.shares_memory(into, stack) and stack[1].tobytes() == got.tobytes()
+    assert np.all(stack[0] == -7.0) and np.all(stack[2] == -7.0)
 
 
 @pytest.mark.parametrize(
@@ -165,6 +169,11 @@ def test_counts_are_numpys_poisson_then_normal_draws(read_noise: float) -> None:
         ({"electrons": np.inf}, r"`electrons` must be finite"),
         ({"read_noise": -1.0}, r"`read_noise` must be >= 0 \[counts\]"),
         ({"electrons": np.ones(3)}, r"`electrons` of shape \(3,\) does not broadcast"),
+        ({"fraction": np.array([0.1, np.inf])}, r"`fraction` must be finite and >= 0, got inf at index \(1,\)"),
+        ({"out": np.empty(2)}, r"`out` must be a writable C-contiguous float32 array of shape \(2,\), got float64 \(2,\)"),
+        ({"out": np.empty(3, dtype=np.float32)}, r"`out` must be .* of shape \(2,\), got float32 \(3,\)"),
+        ({"out": np.empty((2, 2), dtype=np.float32)[:, 0]}, r"`out` must be a writable C-contiguous"),
+        ({"out": [0.0, 0.0]}, r"`out` must be .*, got list"),
     ],
 )
 def test_detector_counts_validation(kwargs: dict, pattern: str) -> None:

@@ -301,6 +301,7 @@ def _probe_positions(
     slow_rng: np.random.Generator,
     vib_rng: np.random.Generator,
     scale: float = 1.0,
+    distortion: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Actual probe positions and their distortion (actual − nominal) of one frame starting at t = 0.
 
@@ -311,7 +312,8 @@ def _probe_positions(
     itself (typically ``ScanNoise.typical()``) is built once. They are composed from separable
     parts in one pass (:func:`.kernels.compose_positions`): the slow error on every
     ``SLOW_SAMPLE_TIME``-th pixel of a line, interpolated in between, and the vibrations by
-    :meth:`ProbePositionError.raster_vibrations`.
+    :meth:`ProbePositionError.raster_vibrations`. The distortion is written into ``distortion``
+    when given (C-contiguous float32 of shape (2, pixels, pixels)).
 
     Returns
     -------
@@ -324,7 +326,8 @@ def _probe_positions(
     step = fov / pixels
     rel = np.arange(pixels, dtype=np.float64) * step
     actual = np.empty((pixels, pixels, 2), dtype=np.float64)
-    distortion = np.empty((2, pixels, pixels), dtype=np.float32)
+    if distortion is None:
+        distortion = np.empty((2, pixels, pixels), dtype=np.float32)
     empty = np.zeros((0, pixels, 2))
     rows, weights, kick = np.zeros(pixels, dtype=np.int64), np.zeros(pixels), np.zeros(pixels)
     o = np.asarray(origin, dtype=np.float64)
@@ -399,17 +402,18 @@ def _mask_stencil(radius: float, step: float) -> np.ndarray:
 
 
 def _render_mask(
-    struct: _Structure, near: np.ndarray, r: np.ndarray, p: np.ndarray, actual: np.ndarray, step: float, radius: float
-) -> np.ndarray:
-    """Per-pixel site class + 1 of the nearest atom within ``radius`` of the real probe position."""
+    struct: _Structure, near: np.ndarray, r: np.ndarray, p: np.ndarray, actual: np.ndarray, step: float, radius: float, out: np.ndarray
+) -> None:
+    """Per-pixel site class + 1 of the nearest atom within ``radius`` of the real probe position,
+    into ``out`` (uint8, shape (pixels, pixels))."""
     n = actual.shape[0]
+    out.fill(0)
     if len(near) == 0:
-        return np.zeros((n, n), dtype=np.uint8)
+        return
     offsets = _mask_stencil(radius, step)
     k = int(np.abs(offsets).max())
     centre = np.rint(p).astype(np.int64)
     inside = np.all((centre >= -k) & (centre < n + k), axis=1)
-    out = np.zeros((n, n), dtype=np.uint8)
     paint_mask(
         np.ascontiguousarray(actual, dtype=np.float64),
         np.ascontiguousarray(centre[inside]),
@@ -419,7 +423,6 @@ def _render_mask(
         float(radius),
         out,
     )
-    return out
 
 
 def _polarization(struct: _Structure, actual: np.ndarray) -> np.ndarray:
@@ -452,7 +455,14 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
     base_seed = _check_seed(base_seed)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ConfigurationError(f"`index` must be an integer >= 0, got {index!r}.")
-    index = int(index)
+    out = {name: np.empty(a.shape, dtype=a.dtype) for name, a in array_layout(spec).items()}
+    _fill_sample(spec, base_seed, int(index), out)
+    return out
+
+
+def _fill_sample(spec: DatasetSpec, base_seed: int, index: int, out: dict[str, np.ndarray]) -> None:
+    """Write sample ``index`` into ``out``: C-contiguous arrays of the layout's shapes and dtypes
+    (rows of a chunk's stacks, or a sample's own arrays), every element of each written."""
     layout = array_layout(spec)
     g = index // spec.frames_per_structure
     struct = _structure(spec, base_seed, g)
@@ -472,42 +482,32 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
         raise ConfigurationError(f"`distortion` scale must be a finite number >= 0, got {scale!r}.")
 
     actual, distortion = _probe_positions(
-        (float(origin[0]), float(origin[1])), fov, pixels, dose, _TYPICAL_NOISE, slow_rng, vib_rng, scale
+        (float(origin[0]), float(origin[1])), fov, pixels, dose, _TYPICAL_NOISE, slow_rng, vib_rng, scale, out.get("distortion")
     )
     fraction = struct.measure(actual)
-    counts = detector_counts(fraction, electrons, noise_rng, read_noise)
-
-    out: dict[str, np.ndarray] = {}
     store_nf = spec.store("noise_free")
-    if spec.modality in ("haadf", "abf"):
-        out["image"] = counts
-        if store_nf:
-            out["noise_free"] = (fraction * electrons).astype(np.float32)
-    elif spec.modality == "eels":
-        out["spectrum_image"] = counts
-        if store_nf:
-            out["noise_free"] = (np.asarray(fraction, dtype=np.float64) * electrons).astype(np.float32)
-    elif spec.output == "patterns":
-        out["patterns"] = counts
-        if store_nf:
-            out["noise_free"] = (fraction * electrons).astype(np.float32)
+    if spec.modality in ("haadf", "abf", "eels") or spec.output == "patterns":
+        counts_name = {"haadf": "image", "abf": "image", "eels": "spectrum_image"}.get(spec.modality, "patterns")
+        detector_counts(fraction, electrons, noise_rng, read_noise, out=out[counts_name])
+        if store_nf:  # the product in the dtype of the fraction (float64 for EELS), rounded to float32 once
+            product_of = np.asarray(fraction, dtype=np.float64) if spec.modality == "eels" else fraction
+            np.multiply(product_of, electrons, out=out["noise_free"], casting="same_kind")
     else:
+        counts = detector_counts(fraction, electrons, noise_rng, read_noise)
         camera, optics = _camera(spec), _optics(spec)
         edge = camera.max_angle
         for prefix, patterns in (("", counts), ("noise_free_", fraction * electrons)):
             if prefix and not store_nf:
                 continue
-            out[f"{prefix}com"] = np.moveaxis(center_of_mass(patterns, camera), -1, 0).astype(np.float32)
-            out[f"{prefix}virtual_bf"] = virtual_image(patterns, camera, 0.0, optics.semiangle_cutoff).astype(np.float32)
-            out[f"{prefix}virtual_adf"] = virtual_image(patterns, camera, optics.semiangle_cutoff, edge).astype(np.float32)
+            out[f"{prefix}com"][...] = np.moveaxis(center_of_mass(patterns, camera), -1, 0)
+            out[f"{prefix}virtual_bf"][...] = virtual_image(patterns, camera, 0.0, optics.semiangle_cutoff)
+            out[f"{prefix}virtual_adf"][...] = virtual_image(patterns, camera, optics.semiangle_cutoff, edge)
 
-    if spec.store("distortion"):
-        out["distortion"] = distortion
     if spec.store("atoms") or spec.store("masks"):
         margin = spec.mask_radius / step + 2.0
         near, r, p, miss = _apparent_atoms(struct, origin, step, pixels, distortion, margin)
         if spec.store("masks"):
-            out["mask"] = _render_mask(struct, near, r, p, actual, step, spec.mask_radius)
+            _render_mask(struct, near, r, p, actual, step, spec.mask_radius, out["mask"])
         if spec.store("atoms"):
             inside = np.all((p >= -0.5) & (p < pixels - 0.5), axis=1) & (miss <= spec.mask_radius)
             rows = near[inside]
@@ -517,37 +517,31 @@ def generate_sample(spec: DatasetSpec, base_seed: int, index: int) -> dict[str, 
                     f"{spec.name}: sample {index} holds {len(rows)} atoms in its frame, more than the atom table's "
                     f"{limit} rows (layout.max_atoms); please report this with the spec."
                 )
-            xy = np.full((limit, 2), np.nan, dtype=np.float32)
-            xy[: len(rows)] = p[inside]
-            cls = np.full(limit, -1, dtype=np.int16)
-            cls[: len(rows)] = struct.site_class[rows]
-            z = np.zeros(limit, dtype=np.uint8)
-            z[: len(rows)] = struct.z[rows]
-            out.update(atom_xy=xy, atom_class=cls, atom_z=z, atom_count=np.array(len(rows), dtype=np.int32))
+            count = len(rows)
+            out["atom_xy"][:count] = p[inside]
+            out["atom_xy"][count:] = np.nan
+            out["atom_class"][:count] = struct.site_class[rows]
+            out["atom_class"][count:] = -1
+            out["atom_z"][:count] = struct.z[rows]
+            out["atom_z"][count:] = 0
+            out["atom_count"][...] = count
     if spec.store("polarization"):
-        out["polarization"] = _polarization(struct, actual)
+        out["polarization"][...] = _polarization(struct, actual)
 
-    out["dose"] = np.array(dose_per_area, dtype=np.float64)
-    out["dwell_time"] = np.array(dwell, dtype=np.float64)
-    out["current"] = np.array(current, dtype=np.float64)
-    out["electrons_per_position"] = np.array(electrons, dtype=np.float64)
-    out["distortion_scale"] = np.array(scale, dtype=np.float64)
-    out["read_noise"] = np.array(read_noise, dtype=np.float64)
-    out["fov_origin"] = origin.astype(np.float64)
-    out["cell_extent"] = struct.extent.astype(np.float64)
-    out["structure_index"] = np.array(g, dtype=np.int64)
-    for name, value in struct.drawn.items():
-        out[f"param_{name}"] = np.array(value, dtype=np.float64)
-
-    result: dict[str, np.ndarray] = {}
-    for name, aspec in layout.items():
-        arr = np.asarray(out[name], dtype=aspec.dtype)
-        if not arr.flags.c_contiguous:
-            arr = arr.copy(order="C")
-        if arr.shape != aspec.shape:  # a bug, not a user error
-            raise AssertionError(f"array {name!r}: shape {arr.shape}, layout {aspec.shape}")
-        result[name] = arr
-    return result
+    scalars: dict[str, Any] = {
+        "dose": dose_per_area,
+        "dwell_time": dwell,
+        "current": current,
+        "electrons_per_position": electrons,
+        "distortion_scale": scale,
+        "read_noise": read_noise,
+        "fov_origin": origin,
+        "cell_extent": struct.extent,
+        "structure_index": g,
+    }
+    scalars.update((f"param_{name}", value) for name, value in struct.drawn.items())
+    for name, value in scalars.items():
+        out[name][...] = value
 
 
 def chunk_bounds(spec: DatasetSpec, chunk_index: int, n_total: int) -> tuple[int, int]:
@@ -567,11 +561,9 @@ def generate_chunk(spec: DatasetSpec, base_seed: int, chunk_index: int, n_total:
 
     Equal to ``np.stack`` of :func:`generate_sample` over :func:`chunk_bounds` (byte for byte).
     """
+    base_seed = _check_seed(base_seed)
     start, stop = chunk_bounds(spec, chunk_index, n_total)
-    layout = array_layout(spec)
-    out = {name: np.empty((stop - start, *a.shape), dtype=a.dtype) for name, a in layout.items()}
+    out = {name: np.empty((stop - start, *a.shape), dtype=a.dtype) for name, a in array_layout(spec).items()}
     for row, index in enumerate(range(start, stop)):
-        sample = generate_sample(spec, base_seed, index)
-        for name, arr in sample.items():
-            out[name][row] = arr
+        _fill_sample(spec, base_seed, index, {name: stack[row, ...] for name, stack in out.items()})  # views, 0-d too
     return out

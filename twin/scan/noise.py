@@ -8,6 +8,7 @@ dose per area; this function works on plain arrays with electrons per position.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numba
@@ -28,6 +29,8 @@ def _non_negative_array(name: str, value: Any, units: str) -> np.ndarray:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ConfigurationError(f"`{name}` must be a number or an array of numbers{units}, got {value!r}.") from None
+    if arr.size == 0 or (float(arr.min()) >= 0.0 and float(arr.max()) < math.inf):  # NaN fails the first test
+        return arr
     bad = ~np.isfinite(arr) | (arr < 0)
     if np.any(bad):
         idx = tuple(int(k) for k in np.argwhere(bad)[0]) if arr.ndim else ()
@@ -44,6 +47,8 @@ def detector_counts(
     electrons: float | np.ndarray,
     rng: RNGLike,
     read_noise: float = 0.0,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Noisy detector counts for a given collected fraction and electron dose.
 
@@ -61,11 +66,14 @@ def detector_counts(
         ``read_noise > 0``).
     read_noise
         Standard deviation of Gaussian read noise [counts]; 0 for a counting detector.
+    out
+        C-contiguous float32 array of the result's shape to write the counts into (e.g. a row of a
+        preallocated stack); a new array if None.
 
     Returns
     -------
     ndarray of float32, shape broadcast(fraction, electrons)
-        Recorded counts [counts]. Zero electrons give zeros plus read noise.
+        Recorded counts [counts] (``out`` when given). Zero electrons give zeros plus read noise.
     """
     rng = as_generator(rng)
     f = _non_negative_array("fraction", fraction, "")
@@ -82,7 +90,19 @@ def detector_counts(
             f"`electrons`·`fraction` must be <= {_MAX_POISSON_MEAN:g} [e⁻] per position, got {float(lam.max())!r}."
         )
     lam = np.ascontiguousarray(lam, dtype=np.float64)
-    counts = np.empty(lam.shape, dtype=np.float32)
+    if out is None:
+        counts = np.empty(lam.shape, dtype=np.float32)
+    elif not (
+        isinstance(out, np.ndarray)
+        and out.dtype == np.float32
+        and out.shape == lam.shape
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    ):
+        got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise ConfigurationError(f"`out` must be a writable C-contiguous float32 array of shape {lam.shape}, got {got}.")
+    else:
+        counts = out
     _counts_kernel(rng, lam.reshape(-1), float(read_noise), counts.reshape(-1))
     return counts
 
