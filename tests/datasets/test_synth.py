@@ -67,6 +67,11 @@ def test_layout_matches_generated_arrays(kind: str) -> None:
         assert arr.dtype == np.dtype(aspec.dtype), name
         assert len(aspec.dims) == len(aspec.shape), name
         assert "units" in aspec.attrs and "description" in aspec.attrs, name
+        if "keepbits" in aspec.attrs:  # counts rounded to their significant bits: the rest of the mantissa is zero
+            dropped = 23 - int(aspec.attrs["keepbits"])
+            assert arr.dtype == np.float32 and np.all(arr.view(np.uint32) & np.uint32((1 << dropped) - 1) == 0), name
+            if name == "noise_free" or spec.read_noise[1] > 0:  # not whole numbers, so the check bites
+                assert np.any(arr != np.round(arr)), name
     assert np.all(np.isfinite(sample["fov_origin"]))
     if "atom_count" in sample:
         n = int(sample["atom_count"])

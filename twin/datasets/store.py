@@ -23,9 +23,11 @@ when it lags behind (the coordinator itself was killed), the markers win.
 The marker holds the sha256 of each array's region (its C-order bytes in the stored dtype), so a
 chunk can be verified against the store (:func:`verify_store`).
 
-Arrays are compressed with Blosc LZ4 and byte shuffle: on shot-noise frames it writes about 3× faster
-than zarr's default Zstandard (0.56 against 1.6 ms per 256² float32 frame here) at nearly the same
-ratio (3.9 against 4.2).
+Arrays are compressed with Blosc LZ4 and bit shuffle: on shot-noise frames it encodes about 3× faster
+than zarr's default Zstandard at nearly the same ratio. Bit (rather than byte) shuffle turns the
+zeroed low mantissa bits of the rounded counts and distortions (``layout.COUNT_KEEPBITS``,
+``layout.DISTORTION_QUANTUM``) into whole zero bit planes: a 256² HAADF sample with its labels takes
+~0.41 MB instead of 0.73 MB (1.1 MB raw), and each MB written costs ~2 ms of kernel time here.
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ def create_store(out: Path, spec: Any, n: int, seed: int) -> dict[str, Any]:
                 dtype=entry["dtype"],
                 dimension_names=tuple(entry["dims"]),
                 attributes=_json_attrs(dict(aspec.attrs), name),
-                compressors=[BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")],
+                compressors=[BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")],
             )
         # ``.stemtwin`` is an (empty) zarr group, so that zarr and xarray listing the store's members
         # see a valid node rather than warning about an unknown folder.
