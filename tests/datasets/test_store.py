@@ -137,9 +137,9 @@ def test_resume_recomputes_a_chunk_killed_mid_write(reference: Path, spec, tmp_p
     shutil.copytree(reference, out)
     # chunk 1: data garbled, no marker (as a worker killed between the data and the marker leaves it)
     (out / st.MARKERS / "1.json").unlink()
-    (out / "image" / "c" / "1" / "0" / "0").write_bytes(b"garbage")
+    (out / "image" / "c.1.0.0").write_bytes(b"garbage")
     # chunk 2: marker present but its data file lost: the cheap check rejects the marker
-    (out / "mask" / "c" / "2" / "0" / "0").unlink()
+    (out / "mask" / "c.2.0.0").unlink()
     # a torn temporary marker file is ignored
     (out / st.MARKERS / ".0.json.abc.tmp").write_text("{")
     assert sorted(st.read_markers(out, st.read_manifest(out))) == [0]
@@ -147,11 +147,35 @@ def test_resume_recomputes_a_chunk_killed_mid_write(reference: Path, spec, tmp_p
     assert st.read_manifest(out)["runs"][-1]["chunks_computed"] == 2
     assert chunk_sums(out) == chunk_sums(reference) and st.verify_store(out) == {}
     # silent corruption under a valid marker: verify=True finds and recomputes it
-    (out / "image" / "c" / "0" / "0" / "0").write_bytes((reference / "image" / "c" / "1" / "0" / "0").read_bytes())
+    (out / "image" / "c.0.0.0").write_bytes((reference / "image" / "c.1.0.0").read_bytes())
     assert list(st.verify_store(out)) == [0]
     generate(spec, N, out, seed=SEED, workers=0, progress=False, resume=True, verify=True)
     assert st.read_manifest(out)["runs"][-1]["chunks_computed"] == 1 and st.verify_store(out) == {}
     assert np.array_equal(arrays(out)["image"], arrays(reference)["image"])
+
+
+def test_a_store_with_nested_chunk_keys_still_resumes(reference: Path, spec, tmp_path: Path) -> None:
+    """Stores made before the flat chunk keys (zarr's default c/<k>/0/0) are read, checked and finished."""
+    out = tmp_path / "nested.zarr"
+    shutil.copytree(reference, out)
+    for meta_path in out.glob("*/zarr.json"):
+        meta = json.loads(meta_path.read_text())
+        if meta.get("node_type") != "array":
+            continue
+        meta["chunk_key_encoding"] = {"name": "default", "configuration": {"separator": "/"}}
+        meta_path.write_text(json.dumps(meta))
+        for flat in list(meta_path.parent.glob("c.*")):
+            nested = meta_path.parent.joinpath(*flat.name.split("."))
+            nested.parent.mkdir(parents=True, exist_ok=True)
+            flat.rename(nested)
+    assert (out / "image" / "c" / "1" / "0" / "0").is_file() and not list((out / "image").glob("c.*"))
+    assert sorted(st.read_markers(out, st.read_manifest(out))) == list(range(st.read_manifest(out)["n_chunks"]))
+    (out / st.MARKERS / "1.json").unlink()
+    (out / "image" / "c" / "1" / "0" / "0").unlink()
+    generate(spec, N, out, seed=SEED, workers=0, progress=False, resume=True)
+    assert st.read_manifest(out)["runs"][-1]["chunks_computed"] == 1
+    assert (out / "image" / "c" / "1" / "0" / "0").is_file() and not list((out / "image").glob("c.*"))
+    assert st.verify_store(out) == {} and chunk_sums(out) == chunk_sums(reference)
 
 
 def test_refusals_touch_nothing(reference: Path, spec, tmp_path: Path) -> None:
