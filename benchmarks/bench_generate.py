@@ -9,6 +9,10 @@ after each worker's warm-up, times the workers), the store size, and the peak RS
 markers, ``resource.getrusage`` in the task). The peak RSS being the same for both sizes shows that
 memory is bounded by the chunk size, not by N.
 
+The stores are deleted only at the end: deleting tens of thousands of chunk files makes the next
+few seconds of file creation on this machine's ext4 several times slower (the inode allocator steps
+over recently freed inodes), which would charge one run for the clean-up of the one before.
+
 Run: ``.venv/bin/python benchmarks/bench_generate.py [--quick]``
 """
 
@@ -74,7 +78,6 @@ def one(spec_name: str, n: int, workers: int, root: Path) -> dict:
         / 1e6,
         "peak_rss_mb": sorted(v / 1e6 for v in per_pid.values()),
     }
-    shutil.rmtree(out)
     return result
 
 
