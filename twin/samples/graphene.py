@@ -137,13 +137,16 @@ def build_graphene(
     }
     xy = atoms.positions[:, :2] % box
     tree = cKDTree(xy, boxsize=box)
-    neighbours = [np.array(sorted(n), dtype=int) for n in tree.query_ball_point(xy, r=CC_BOND * 1.1)]
-    neighbours = [n[n != i] for i, n in enumerate(neighbours)]
+
+    def neighbours_of(i: int) -> np.ndarray:
+        """Indices of the bonded neighbours of atom ``i``, ascending (looked up for defect sites only)."""
+        found = np.array(sorted(tree.query_ball_point(xy[i], r=CC_BOND * 1.1)), dtype=int)
+        return found[found != i]
 
     site_class = np.full(len(atoms), _PRISTINE, dtype=np.int16)
     defect_id = np.full(len(atoms), -1, dtype=np.int32)
     remove: list[int] = []
-    symbols = np.array(atoms.get_chemical_symbols(), dtype=object)
+    numbers = atoms.numbers.copy()
     positions = atoms.positions.copy()
     extra_si: list[np.ndarray] = []
     extra_si_defect: list[int] = []
@@ -175,9 +178,10 @@ def build_graphene(
             k = defect_index
             defect_index += 1
             if kind in ("si_4fold", "divacancy"):
-                j = int(rng.choice(neighbours[i]))
+                near_i = neighbours_of(i)
+                j = int(rng.choice(near_i))
                 pair = (i, j)
-                ring = sorted(set(neighbours[i]) | set(neighbours[j]) - set(pair))
+                ring = sorted(set(near_i) | set(neighbours_of(j)) - set(pair))
                 remove.extend(pair)
                 centre = xy[i] + _minimum_image(xy[j] - xy[i], box) / 2
                 centres.append(centre % box)
@@ -190,9 +194,9 @@ def build_graphene(
                 defect_id[ring] = k
             else:
                 centres.append(xy[i])
-                ring = list(neighbours[i])
+                ring = list(neighbours_of(i))
                 if kind == "si_3fold":
-                    symbols[i] = "Si"
+                    numbers[i] = 14
                     site_class[i] = _SI3
                     defect_id[i] = k
                     positions[i, 2] += math.sqrt(max(SI_C_BOND_3FOLD**2 - CC_BOND**2, 0.0))
@@ -203,7 +207,7 @@ def build_graphene(
                 defect_id[ring] = k
 
     keep = np.setdiff1d(np.arange(len(atoms)), np.array(remove, dtype=int))
-    out = Atoms(symbols=list(symbols[keep]), positions=positions[keep], cell=atoms.cell, pbc=True)
+    out = Atoms(numbers=numbers[keep], positions=positions[keep], cell=atoms.cell, pbc=True)
     site_class = site_class[keep]
     defect_id = defect_id[keep]
     if extra_si:
