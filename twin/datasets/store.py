@@ -23,8 +23,8 @@ when it lags behind (the coordinator itself was killed), the markers win.
 The marker holds the sha256 of each array's region (its C-order bytes in the stored dtype), so a
 chunk can be verified against the store (:func:`verify_store`).
 
-Arrays are compressed with Blosc LZ4 and bit shuffle: on shot-noise frames it encodes about 3× faster
-than zarr's default Zstandard at nearly the same ratio. Bit (rather than byte) shuffle turns the
+Arrays are compressed with Blosc LZ4 and bit shuffle: a 256² HAADF sample's arrays encode in ~1.0 ms
+to 0.41 MB, against 6.2 ms and 0.52 MB with zarr's default Zstandard (level 0). Bit (rather than byte) shuffle turns the
 zeroed low mantissa bits of the rounded counts and distortions (``layout.COUNT_KEEPBITS``,
 ``layout.DISTORTION_QUANTUM``) into whole zero bit planes: a 256² HAADF sample with its labels takes
 ~0.41 MB instead of 0.73 MB (1.1 MB raw), and each MB written costs ~2 ms of kernel time here.
@@ -43,7 +43,7 @@ import socket
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def _chunk_key(k: int, ndim_per_sample: int, separator: str) -> str:
     return separator.join(["c", str(k), *(["0"] * ndim_per_sample)])
 
 
-def _chunk_separators(out: Path, names: Any) -> dict[str, str]:
+def _chunk_separators(out: Path, names: Iterable[str]) -> dict[str, str]:
     """The chunk-key separator of each array of the store (from its ``zarr.json``; "/" when unreadable,
     zarr's default and that of stores made before ``CHUNK_KEY_SEPARATOR``)."""
     found: dict[str, str] = {}
