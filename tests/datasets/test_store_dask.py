@@ -18,8 +18,10 @@ from stemtwin.twin.datasets import store as st
 from stemtwin.twin.datasets.generate import InjectedFault, generate
 from stemtwin.twin.datasets.spec import parse_spec
 
-N = 14  # four chunks of 4, the last of 2
+N = 30  # eight chunks of 4, the last of 2
+N_CHUNKS = 8
 SEED = 3
+WINDOW = 4  # chunks in flight at once on the 2-worker cluster: two per worker thread
 
 
 def tiny_spec():
@@ -83,13 +85,15 @@ def test_two_workers_interrupted_then_resumed_match_serial(serial: Path, spec, c
     with pytest.raises(InjectedFault):
         generate(spec, N, out, seed=SEED, scheduler=cluster, progress=False, fault_after=1)
     man = st.read_manifest(out)
-    assert 1 <= man["chunks_done"] < man["n_chunks"] and man["runs"][-1]["status"] == "interrupted"
+    assert man["n_chunks"] == N_CHUNKS and 1 <= man["chunks_done"] < N_CHUNKS and man["runs"][-1]["status"] == "interrupted"
     assert not (out / ".stemtwin" / "lock").exists()
-    # Tasks already running when the run stopped may still finish (and write their markers) while
-    # the resume runs: both write the same bytes, so the result is the same either way.
+    # Tasks already running when the run stopped may still finish (and write their markers) before
+    # or while the resume runs: both write the same bytes, so the result is the same either way. Only
+    # the first WINDOW chunks were ever submitted, so at least N_CHUNKS - WINDOW are left to the resume.
     generate(spec, N, out, seed=SEED, scheduler=cluster, progress=False, resume=True)
-    resumed = st.read_manifest(out)
-    assert 0 < resumed["runs"][-1]["chunks_computed"] <= man["n_chunks"] - man["chunks_done"]
+    resumed = st.read_manifest(out)["runs"][-1]
+    assert resumed["status"] == "complete" and resumed["resume"]
+    assert N_CHUNKS - WINDOW <= resumed["chunks_computed"] == resumed["chunks_todo"] <= N_CHUNKS - man["chunks_done"]
     _same(serial, out)
 
 
@@ -100,7 +104,7 @@ def test_a_worker_killed_mid_chunk_is_replaced_and_the_chunk_redone(serial: Path
 
     sentinels = tmp_path / "crash"
     sentinels.mkdir()
-    for k in (0, 2, 3):  # only chunk 1's first attempt dies (after writing its data, before its marker)
+    for k in set(range(N_CHUNKS)) - {1}:  # only chunk 1's first attempt dies (after its data, before its marker)
         (sentinels / str(k)).touch()
     with Client(cluster) as client:
         before = set(client.run(os.getpid).values())
