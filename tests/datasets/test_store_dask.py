@@ -15,13 +15,13 @@ import pytest
 import zarr
 
 from stemtwin.twin.datasets import store as st
-from stemtwin.twin.datasets.generate import InjectedFault, generate
+from stemtwin.twin.datasets.generate import TASKS_PER_THREAD, InjectedFault, generate
 from stemtwin.twin.datasets.spec import parse_spec
 
 N = 30  # eight chunks of 4, the last of 2
 N_CHUNKS = 8
 SEED = 3
-WINDOW = 4  # chunks in flight at once on the 2-worker cluster: two per worker thread
+WINDOW = 2 * TASKS_PER_THREAD  # chunks in flight at once on the 2-worker, 1-thread cluster
 
 
 def tiny_spec():

@@ -46,7 +46,9 @@ __all__ = ["InjectedFault", "generate"]
 
 #: Seconds between two refreshes of manifest.json during a run.
 MANIFEST_INTERVAL_S = 5.0
-#: How long to try to reach an existing scheduler (``scheduler=``).
+#: Chunk tasks kept in flight per Dask worker thread (one running, one queued behind it).
+TASKS_PER_THREAD = 2
+#: The lock file (relative to the store) held by the one run writing a store.
 LOCK = Path(".stemtwin") / "lock"
 
 
@@ -424,7 +426,7 @@ def _on_dask(
     """
     from distributed import as_completed
 
-    window = 2 * max(1, sum(client.nthreads().values()))
+    window = TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
     token = uuid.uuid4().hex[:8]
     pending = iter(todo)
     futures = as_completed()
