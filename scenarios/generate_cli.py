@@ -12,18 +12,24 @@ computed and written by one task of a local Dask cluster (``--workers``, default
 this process) or of an existing one (``--scheduler``; the store must then be on a file system every
 worker sees). ``--resume`` completes a store left by an interrupted run with the same spec, ``--n``
 and ``--seed``. Errors are :class:`~stemtwin.twin.errors.TwinError`\\ s: one line, exit status 2.
+Ctrl-C stops the run, says how much of the store is written, and exits with status 130; the chunks
+written so far are kept, and ``--resume`` computes only the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from stemtwin.twin.errors import ConfigurationError
 
-__all__ = ["add_generate_parser", "run_generate"]
+__all__ = ["EXIT_INTERRUPTED", "add_generate_parser", "run_generate"]
+
+#: Exit status after Ctrl-C (128 + SIGINT, as a shell reports a process stopped by it).
+EXIT_INTERRUPTED = 130
 
 
 def add_generate_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -49,8 +55,21 @@ def add_generate_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _written(out: Path) -> str:
+    """What an interrupted run left in ``out``, as a sentence."""
+    from stemtwin.twin.datasets.store import StoreError, read_manifest
+
+    try:
+        manifest = read_manifest(out)
+    except (StoreError, OSError):
+        return "nothing was written."
+    done = [c for c in manifest["chunks"] if c.get("status") == "done"]
+    samples = sum(c["samples"][1] - c["samples"][0] for c in done)
+    return f"{len(done)} of {manifest['n_chunks']} chunks ({samples} of {manifest['n']} samples) are written to {str(out)!r}."
+
+
 def run_generate(args: argparse.Namespace) -> int:
-    """Run ``stemtwin generate`` with parsed ``args``; print a short summary; return 0."""
+    """Run ``stemtwin generate`` with parsed ``args``; print a short summary; return 0 (130 after Ctrl-C)."""
     from stemtwin.twin.datasets.generate import generate
     from stemtwin.twin.datasets.spec import load_spec
     from stemtwin.twin.datasets.store import read_manifest
@@ -59,16 +78,20 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--workers: expected an integer >= 0 (0: no Dask, run in this process), got {args.workers}.")
     spec = load_spec(args.spec)
     t0 = time.perf_counter()
-    out = generate(
-        spec,
-        args.n,
-        args.out,
-        seed=args.seed,
-        resume=args.resume,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=args.progress,
-    )
+    try:
+        out = generate(
+            spec,
+            args.n,
+            args.out,
+            seed=args.seed,
+            resume=args.resume,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=args.progress,
+        )
+    except KeyboardInterrupt:
+        print(f"stemtwin generate: interrupted; {_written(args.out)} Run the same command with --resume to finish.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     elapsed = time.perf_counter() - t0
     manifest = read_manifest(out)
     run = manifest["runs"][-1] if manifest.get("runs") else {}

@@ -309,14 +309,19 @@ def _cli(argv: list[str]) -> int:
         return 2
 
 
-def test_cli_generates_resumes_and_refuses(reference: Path, spec, tmp_path: Path, capsys) -> None:
-    spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(
+def tiny_spec_toml() -> str:
+    """:func:`tiny_spec` as a spec file."""
+    return (
         '[dataset]\nname = "tiny-haadf"\nsamples_per_chunk = 4\n'
         '[sample]\nfamily = "graphene"\nframes_per_structure = 2\n[sample.params]\nextent = [14.0, 14.0]\n'
         '[instrument]\nengine = "fast"\nmodality = "haadf"\npixels = 16\nfov = 7.0\ndose = [1e4, 1e5]\ndistortion = [0.0, 1.0]\n'
         '[labels]\nstore = ["atoms", "masks"]\n'
     )
+
+
+def test_cli_generates_resumes_and_refuses(reference: Path, spec, tmp_path: Path, capsys) -> None:
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(tiny_spec_toml())
     out = tmp_path / "cli.zarr"
     assert _cli(["generate", str(spec_file), "--n", str(N), "--out", str(out), "--seed", str(SEED), "--workers", "0", "--no-progress"]) == 0
     captured = capsys.readouterr()
@@ -336,11 +341,38 @@ def test_cli_generates_resumes_and_refuses(reference: Path, spec, tmp_path: Path
     assert "generate: 2/2 chunks, 8/8 samples" in capsys.readouterr().err
 
 
+def test_cli_ctrl_c_says_what_is_written_and_resume_finishes(reference: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    generate_module = sys.modules["stemtwin.twin.datasets.generate"]  # the package's `generate` is the function
+    real = generate_module.generate
+
+    def interrupted_after_one_chunk(*args, **kwargs):  # Ctrl-C as the second chunk starts
+        try:
+            return real(*args, fault_after=1, **kwargs)
+        except InjectedFault:
+            raise KeyboardInterrupt from None
+
+    out = tmp_path / "c.zarr"
+    argv = ["generate", "tiny.toml", "--n", str(N), "--out", str(out), "--seed", str(SEED), "--workers", "0", "--no-progress"]
+    (tmp_path / "tiny.toml").write_text(tiny_spec_toml())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(generate_module, "generate", interrupted_after_one_chunk)
+    try:
+        status = _cli(argv)
+    except KeyboardInterrupt:  # would stop the whole pytest session
+        pytest.fail("Ctrl-C escaped run_generate as a traceback")
+    assert status == 130
+    err = capsys.readouterr().err
+    assert "stemtwin generate: interrupted; 1 of 3 chunks (4 of 10 samples) are written" in err and "--resume" in err
+    assert st.read_manifest(out)["runs"][-1]["status"] == "interrupted"
+    monkeypatch.setattr(generate_module, "generate", real)
+    assert _cli([*argv, "--resume"]) == 0
+    assert "(2 computed now, 1 already done)" in capsys.readouterr().out
+    assert chunk_sums(out) == chunk_sums(reference)
+
+
 def test_cli_is_wired_into_stemtwin_main(tmp_path: Path, capsys) -> None:
     from stemtwin.scenarios import cli
 
-    if "generate" not in cli.build_parser()._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
-        pytest.skip("`stemtwin generate` is not wired into scenarios/cli.py yet")
     assert cli.main(["generate", "no-such-spec", "--n", "4", "--out", str(tmp_path / "x.zarr")]) == 2
     assert "stemtwin: error:" in capsys.readouterr().err
 
