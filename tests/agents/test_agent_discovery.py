@@ -13,14 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("sklearn")
-
-from stemtwin.agents import metrics  # noqa: E402
-from stemtwin.agents.atom_finding import match_positions  # noqa: E402
-from stemtwin.agents.base import AgentError, IncompatibleEnvError, run_episode  # noqa: E402
-from stemtwin.agents.discovery import RVAEDiscoveryAgent, register_frames  # noqa: E402
-from stemtwin.scenarios.scoring import match_to_truth  # noqa: E402
+from stemtwin.agents import metrics
+from stemtwin.agents.atom_finding import match_positions
+from stemtwin.agents.base import AgentError, IncompatibleEnvError, run_episode
+from stemtwin.agents.discovery import RVAEDiscoveryAgent, register_frames
+from stemtwin.scenarios.scoring import match_to_truth
 
 
 def fragment_series(
@@ -201,13 +198,9 @@ def test_bad_parameters_name_the_field(kwargs, name) -> None:
 @pytest.mark.slow
 def test_discovery_ari_on_beam_dynamics_graphene() -> None:
     """The issue's check: ARI ≥ 0.7 against the true site classes, noisy graphene frames, default dose."""
-    gym = pytest.importorskip("gymnasium")
-    try:
-        import stemtwin.envs  # noqa: F401
-    except ImportError as err:
-        pytest.skip(f"stemtwin.envs does not import yet: {err}")
-    if "stemtwin/BeamDynamics-v0" not in gym.envs.registry:
-        pytest.skip("stemtwin/BeamDynamics-v0 is not registered yet (envs/ is being written)")
+    import gymnasium as gym
+
+    import stemtwin.envs  # noqa: F401 - registers the ids
     # Shot noise at the default dose, no scan distortions: with the "typical" distortions the neighbour
     # geometry is smeared (atoms move by several pixels within a frame) and even a supervised
     # classifier on these patches separates vacancy-edge from pristine carbon with an AUC of only

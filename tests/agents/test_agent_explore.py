@@ -48,12 +48,8 @@ SPARSE_GRAPHENE = {"extent": (60.0, 60.0), "n_si_3fold": 2, "n_si_4fold": 1, "n_
 
 
 def _eels_env() -> Any:
-    try:
-        import stemtwin.envs  # noqa: F401 - registers the ids
-    except ImportError as exc:  # pragma: no cover - depends on the envs package being present
-        pytest.skip(f"stemtwin.envs is not importable: {exc}")
-    if "stemtwin/EELSExplore-v0" not in gym.registry:
-        pytest.skip("The env id 'stemtwin/EELSExplore-v0' is not registered (stemtwin.envs has not registered it yet).")
+    import stemtwin.envs  # noqa: F401 - registers the ids
+
     return gym.make(
         "stemtwin/EELSExplore-v0",
         sample="graphene",

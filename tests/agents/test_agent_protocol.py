@@ -117,7 +117,8 @@ def test_incompatible_pair_is_refused_naming_both(toy_env_class: Any) -> None:
 
 
 def test_registered_env_ids_give_the_task_kind() -> None:
-    envs = pytest.importorskip("stemtwin.envs")
+    import stemtwin.envs as envs
+
     explore = gym.make("stemtwin/EELSExplore-v0", grid=8, image_pixels=16, sample_params=SMALL_GRAPHENE)
     assert task_kind(explore) == "explore"
     with pytest.raises(IncompatibleEnvError, match=r"'fake_discovery' cannot run on env 'stemtwin/EELSExplore-v0'"):
@@ -181,7 +182,8 @@ def test_cut_patches_follow_the_env_mapping() -> None:
 
 
 def test_cut_patches_match_the_explore_env() -> None:
-    pytest.importorskip("stemtwin.envs")
+    import stemtwin.envs  # noqa: F401 - registers the ids
+
     env = gym.make("stemtwin/EELSExplore-v0", grid=8, image_pixels=24, sample_params=SMALL_GRAPHENE)
     obs, _ = env.reset(seed=0)
     for size in (5, 8):

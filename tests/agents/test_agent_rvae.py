@@ -11,11 +11,11 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
-from stemtwin.agents import metrics  # noqa: E402
-from stemtwin.agents.atom_finding import AtomFindingError, extract_patches, find_atoms, match_positions  # noqa: E402
-from stemtwin.agents.rvae import RVAE, RVAEConfig, RVAEConfigError, rotate_patches  # noqa: E402
+from stemtwin.agents import metrics
+from stemtwin.agents.atom_finding import AtomFindingError, extract_patches, find_atoms, match_positions
+from stemtwin.agents.rvae import RVAE, RVAEConfig, RVAEConfigError, rotate_patches
 
 P = 32
 #: (x, y, amplitude) of the atoms of the two fragments [pixels from the patch centre]

@@ -257,7 +257,7 @@ def test_xarray_reader_is_lazy_and_calibrated(reference: Path, spec) -> None:
 
 
 def test_torch_dataset_reads_chunkwise(reference: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     from torch.utils.data import DataLoader
 
     from stemtwin.twin.datasets.readers import ChunkSampler, StemtwinDataset
@@ -401,7 +401,6 @@ def test_train_reads_frames_from_a_store(reference: Path, tmp_path: Path) -> Non
 
 
 def test_train_rvae_one_epoch_on_a_generated_store(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("torch")
     from stemtwin.scenarios.train import add_train_parser, run_train
 
     spec = parse_spec(
