@@ -55,17 +55,20 @@ def add_generate_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _written(out: Path) -> str:
-    """What an interrupted run left in ``out``, as a sentence."""
+def _interrupted(out: Path) -> str:
+    """The line printed after Ctrl-C: what the run left in ``out`` and how to finish it."""
     from stemtwin.twin.datasets.store import StoreError, read_manifest
 
     try:
         manifest = read_manifest(out)
     except (StoreError, OSError):
-        return "nothing was written."
+        return "stemtwin generate: interrupted before the store was made; run the same command again."
     done = [c for c in manifest["chunks"] if c.get("status") == "done"]
     samples = sum(c["samples"][1] - c["samples"][0] for c in done)
-    return f"{len(done)} of {manifest['n_chunks']} chunks ({samples} of {manifest['n']} samples) are written to {str(out)!r}."
+    return (
+        f"stemtwin generate: interrupted; {len(done)} of {manifest['n_chunks']} chunks ({samples} of {manifest['n']} "
+        f"samples) are written to {str(out)!r}. Run the same command with --resume to finish."
+    )
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -90,7 +93,7 @@ def run_generate(args: argparse.Namespace) -> int:
             progress=args.progress,
         )
     except KeyboardInterrupt:
-        print(f"stemtwin generate: interrupted; {_written(args.out)} Run the same command with --resume to finish.", file=sys.stderr)
+        print(_interrupted(args.out), file=sys.stderr)
         return EXIT_INTERRUPTED
     elapsed = time.perf_counter() - t0
     manifest = read_manifest(out)

@@ -362,12 +362,19 @@ def test_cli_ctrl_c_says_what_is_written_and_resume_finishes(reference: Path, tm
         pytest.fail("Ctrl-C escaped run_generate as a traceback")
     assert status == 130
     err = capsys.readouterr().err
-    assert "stemtwin generate: interrupted; 1 of 3 chunks (4 of 10 samples) are written" in err and "--resume" in err
+    assert "stemtwin generate: interrupted; 1 of 3 chunks (4 of 10 samples) are written" in err and "with --resume" in err
     assert st.read_manifest(out)["runs"][-1]["status"] == "interrupted"
     monkeypatch.setattr(generate_module, "generate", real)
     assert _cli([*argv, "--resume"]) == 0
     assert "(2 computed now, 1 already done)" in capsys.readouterr().out
     assert chunk_sums(out) == chunk_sums(reference)
+    # Ctrl-C before the store exists: run again, without --resume (which needs a store)
+    def interrupted_at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate_module, "generate", interrupted_at_once)
+    assert _cli([*argv[:5], str(tmp_path / "new.zarr"), *argv[6:]]) == 130
+    assert "interrupted before the store was made; run the same command again." in capsys.readouterr().err
 
 
 def test_cli_is_wired_into_stemtwin_main(tmp_path: Path, capsys) -> None:
