@@ -368,6 +368,7 @@ def test_cli_ctrl_c_says_what_is_written_and_resume_finishes(reference: Path, tm
     assert _cli([*argv, "--resume"]) == 0
     assert "(2 computed now, 1 already done)" in capsys.readouterr().out
     assert chunk_sums(out) == chunk_sums(reference)
+
     # Ctrl-C before the store exists: run again, without --resume (which needs a store)
     def interrupted_at_once(*args, **kwargs):
         raise KeyboardInterrupt

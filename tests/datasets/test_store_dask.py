@@ -47,10 +47,11 @@ def _same(a: Path, b: Path) -> None:
     xa, xb = _arrays(a), _arrays(b)
     for name in xa:
         assert xa[name].dtype == xb[name].dtype and np.array_equal(xa[name], xb[name], equal_nan=True), name
-    # the chunk files themselves are byte-identical
-    for f in sorted(a.rglob("c/*")):
-        if f.is_file():
-            assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f
+    # the chunk files themselves are byte-identical (flat keys c.<k>.0.0, one file per array and chunk)
+    files = sorted(f for name in ma["arrays"] for f in (a / name).glob("c.*"))
+    assert len(files) == len(ma["arrays"]) * ma["n_chunks"]
+    for f in files:
+        assert f.read_bytes() == (b / f.relative_to(a)).read_bytes(), f
 
 
 @pytest.fixture(scope="module")
